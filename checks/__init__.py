@@ -1,0 +1,1 @@
+"""The compliance checks: one module per area, each test one requirement ID of the catalogue."""

@@ -1,0 +1,337 @@
+"""Read-only, cached, counted access to AWS: the only way the suite talks to AWS.
+
+Every operation goes through :class:`AwsAccess`. It refuses anything outside the read-only allowlist
+before a request is built (and a botocore hook refuses it again before it is sent), makes each distinct
+read once per run, counts every call, and turns every failure into :class:`Unobservable` naming the IAM
+action and the resource. Credentials come from the standard chain; ``AWS_ENDPOINT_URL`` is honoured by
+botocore itself and never overridden.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore import xform_name
+from botocore.config import Config as BotoConfig
+
+from .errors import ReadOnlyViolation, Unobservable
+
+# The read operations the checks make, per service (botocore service name → operation names).
+# Anything else is refused before it is sent. Every name starts with Get, Describe, List or Head;
+# a test holds the list to that.
+READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
+    "sts": frozenset({"GetCallerIdentity"}),
+    "ecs": frozenset({"DescribeServices", "DescribeTaskDefinition", "DescribeClusters"}),
+    "s3": frozenset({
+        "HeadBucket", "GetBucketLocation", "GetBucketVersioning", "GetBucketReplication",
+        "GetBucketEncryption",
+    }),
+    "kms": frozenset({"DescribeKey", "GetKeyRotationStatus", "ListAliases"}),
+    "rds": frozenset({
+        "DescribeDBClusters", "DescribeDBInstances", "DescribeGlobalClusters",
+        "DescribeDBClusterSnapshots", "DescribeDBSnapshots", "DescribeDBInstanceAutomatedBackups",
+        "DescribeDBClusterAutomatedBackups",
+    }),
+    "backup": frozenset({"ListBackupPlans", "GetBackupPlan", "ListBackupSelections", "GetBackupSelection"}),
+    "secretsmanager": frozenset({"DescribeSecret"}),
+    "sqs": frozenset({"GetQueueAttributes", "GetQueueUrl"}),
+    "route53": frozenset({"ListHostedZones", "ListResourceRecordSets"}),
+    "elbv2": frozenset({"DescribeLoadBalancers", "DescribeListeners"}),
+    "acm": frozenset({"DescribeCertificate"}),
+    "iot": frozenset({"ListDomainConfigurations", "DescribeDomainConfiguration", "ListCertificates",
+                      "DescribeCertificate"}),
+    "ecr": frozenset({"DescribeRegistry"}),
+    "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"}),
+}
+
+# Where the IAM action differs from the API operation name (S3's older naming).
+_IAM_ACTION = {
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+}
+_IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
+
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
+           "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+           "403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
+_THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
+              "TooManyRequestsException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action that allows ``operation``: what an error message and the policy name."""
+    return _IAM_ACTION.get((service, operation), f"{_IAM_PREFIX.get(service, service)}:{operation}")
+
+
+def is_allowed(service: str, operation: str) -> bool:
+    return operation in READ_ONLY_OPERATIONS.get(service, frozenset())
+
+
+@dataclass
+class CallRecord:
+    """What one check's verdict rests on: the reads it made (sent, or answered from the run cache)."""
+
+    actions: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, action: str, resource: str, region: str) -> None:
+        entry = {"action": action, "resource": resource, "region": region}
+        if entry not in self.actions:
+            self.actions.append(entry)
+
+
+_current_record: ContextVar[CallRecord | None] = ContextVar("dr_call_record", default=None)
+
+
+@contextmanager
+def recording(record: CallRecord) -> Iterator[CallRecord]:
+    """Attribute the reads made inside the block to ``record`` (one check's evidence)."""
+    token = _current_record.set(record)
+    try:
+        yield record
+    finally:
+        _current_record.reset(token)
+
+
+@dataclass
+class CallCounter:
+    """Calls sent to AWS per IAM action, and retries botocore made on top of them."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    cache_hits: int = 0
+    retries: int = 0
+    distinct: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, action: str, key: str, retries: int) -> None:
+        with self._lock:
+            self.sent[action] += 1
+            self.distinct.add(key)
+            self.retries += retries
+
+    def hit(self) -> None:
+        with self._lock:
+            self.cache_hits += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.sent.values())
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "distinct": len(self.distinct),
+            "cache_hits": self.cache_hits,
+            "retries": self.retries,
+            "by_action": dict(sorted(self.sent.items())),
+        }
+
+
+EventHook = tuple[str, Callable[..., Any]]
+
+
+class AwsAccess:
+    """Read-only AWS access for one run: client factory, interlock, cache and counter."""
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        endpoint_url: str | None = None,
+        max_attempts: int = 8,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        extra_read_operations: dict[str, Collection[str]] | None = None,
+    ) -> None:
+        self._session = session or boto3.Session()
+        # Only the demo passes an endpoint; otherwise botocore reads AWS_ENDPOINT_URL itself.
+        self._endpoint_url = endpoint_url
+        self._config = BotoConfig(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            user_agent_extra="spacelift-dr-suite",
+        )
+        self._allowed = {svc: set(ops) for svc, ops in READ_ONLY_OPERATIONS.items()}
+        for svc, ops in (extra_read_operations or {}).items():
+            self._allowed.setdefault(svc, set()).update(ops)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self._cache: dict[str, Future[Any]] = {}
+        self._cache_lock = threading.Lock()
+        self._event_hooks: list[EventHook] = []
+        self.calls = CallCounter()
+
+    # -- clients ---------------------------------------------------------------------------------
+
+    def add_event_hook(self, event: str, handler: Callable[..., Any]) -> None:
+        """Register a botocore event handler on every client (tests and the demo use after-call)."""
+        self._event_hooks.append((event, handler))
+        for client in self._clients.values():
+            client.meta.events.register(event, handler)
+
+    def client(self, service: str, region: str) -> Any:
+        with self._clients_lock:
+            key = (service, region)
+            if key not in self._clients:
+                kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
+                if self._endpoint_url:
+                    kwargs["endpoint_url"] = self._endpoint_url
+                client = self._session.client(service, **kwargs)
+                client.meta.events.register("before-call", self._refuse_writes(service))
+                for event, handler in self._event_hooks:
+                    client.meta.events.register(event, handler)
+                self._clients[key] = client
+            return self._clients[key]
+
+    def _refuse_writes(self, service: str) -> Callable[..., None]:
+        def guard(model: Any, **_: Any) -> None:
+            if model.name not in self._allowed.get(service, set()):
+                raise ReadOnlyViolation(iam_action(service, model.name))
+
+        return guard
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def call(
+        self,
+        service: str,
+        region: str,
+        operation: str,
+        *,
+        resource: str,
+        absent: Collection[str] = (),
+        **params: Any,
+    ) -> dict[str, Any] | None:
+        """Make one read (once per run). Returns None when the error code is one of ``absent``."""
+        return self._once(service, region, operation, resource, absent, params, paginate_key=None)
+
+    def paginate(
+        self,
+        service: str,
+        region: str,
+        operation: str,
+        result_key: str,
+        *,
+        resource: str,
+        absent: Collection[str] = (),
+        **params: Any,
+    ) -> list[Any] | None:
+        """All items of a paginated read (once per run), or None when the error code is in ``absent``."""
+        return self._once(service, region, operation, resource, absent, params, paginate_key=result_key)
+
+    def _once(
+        self,
+        service: str,
+        region: str,
+        operation: str,
+        resource: str,
+        absent: Collection[str],
+        params: dict[str, Any],
+        paginate_key: str | None,
+    ) -> Any:
+        action = iam_action(service, operation)
+        if operation not in self._allowed.get(service, set()):
+            raise ReadOnlyViolation(action)
+        record = _current_record.get()
+        if record is not None:
+            record.add(action, resource, region)
+        key = json.dumps([service, region, operation, paginate_key, params], sort_keys=True, default=str)
+        with self._cache_lock:
+            future = self._cache.get(key)
+            owner = future is None
+            if owner:
+                future = self._cache[key] = Future()
+        assert future is not None
+        if not owner:
+            self.calls.hit()
+            return future.result()
+        try:
+            result = self._send(service, region, operation, resource, absent, params, paginate_key, key)
+        except Unobservable as error:
+            future.set_exception(error)
+            raise
+        except BaseException as error:  # a suite bug or an interrupt: do not cache it as an observation
+            with self._cache_lock:
+                self._cache.pop(key, None)
+            future.set_exception(error)
+            raise
+        future.set_result(result)
+        return result
+
+    def _send(
+        self,
+        service: str,
+        region: str,
+        operation: str,
+        resource: str,
+        absent: Collection[str],
+        params: dict[str, Any],
+        paginate_key: str | None,
+        key: str,
+    ) -> Any:
+        action = iam_action(service, operation)
+        client = self.client(service, region)
+        method = xform_name(operation)
+        retries = 0
+        try:
+            if paginate_key is None:
+                response = getattr(client, method)(**params)
+                retries = response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+                self.calls.count(action, key, retries)
+                return response
+            items: list[Any] = []
+            pages = 0
+            for page in client.get_paginator(method).paginate(**params):
+                pages += 1
+                retries += page.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+                items.extend(page.get(paginate_key, []))
+            for _ in range(pages):
+                self.calls.count(action, f"{key}#{_}", 0)
+            self.calls.retries += retries
+            return items
+        except botocore.exceptions.ClientError as error:
+            self.calls.count(action, key, 0)
+            code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+            if code in absent:
+                return None
+            raise unobservable(action, resource, code, _message(error)) from None
+        except ReadOnlyViolation:
+            raise
+        except botocore.exceptions.NoCredentialsError:
+            raise Unobservable(action, resource, "no AWS credentials found in the standard credential chain") \
+                from None
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
+                botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as error:
+            self.calls.count(action, key, 0)
+            raise Unobservable(action, resource, f"endpoint unreachable ({type(error).__name__})") from None
+        except botocore.exceptions.BotoCoreError as error:
+            raise Unobservable(action, resource, f"{type(error).__name__}: {error}") from None
+
+
+def _message(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", "")).strip()
+
+
+def unobservable(action: str, resource: str, code: str, message: str = "") -> Unobservable:
+    """The ERROR for a failed read, worded for the SRE: ``s3:X denied on bucket (AccessDenied: …)``."""
+    detail = f"{code}: {message}" if message else code
+    if code in _DENIED:
+        error = Unobservable(action, resource, f"denied ({detail})")
+        error.args = (f"{action} denied on {resource} ({detail})",)
+    elif code in _THROTTLED:
+        error = Unobservable(action, resource, f"throttled past retries ({detail})")
+        error.args = (f"{action} throttled past retries on {resource} ({detail})",)
+    else:
+        error = Unobservable(action, resource, detail)
+    return error

@@ -1,0 +1,253 @@
+"""The configuration file: its model, its defaults and the one clear message for bad input.
+
+The YAML format is documented in the README. Unknown keys are errors, paths are relative to the
+config file, and the DSN and API key are never in the file: only the names of the environment
+variables that hold them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
+from pydantic.functional_validators import AfterValidator
+
+from .errors import ConfigError
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
+_PRINCIPAL = re.compile(r"^(arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[\w+=,.@/-]+|[0-9]{12})$")
+
+DEFAULT_CRITICAL_BUCKETS = ("modules", "policy_inputs", "run_logs", "states")
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError("an AWS region name such as eu-west-1")
+    return value
+
+
+def _account(value: str) -> str:
+    if not _ACCOUNT.match(value):
+        raise ValueError("a 12-digit AWS account id in quotes, such as \"123456789012\"")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError("the NAME of an environment variable (letters, digits, _), not its value")
+    return value
+
+
+def _role_arn(value: str) -> str:
+    if not _IAM_ROLE_ARN.match(value):
+        raise ValueError("an IAM role ARN such as arn:aws:iam::123456789012:role/deploy")
+    return value
+
+
+def _principal(value: str) -> str:
+    if not _PRINCIPAL.match(value):
+        raise ValueError("an IAM principal ARN or a 12-digit account id")
+    return value
+
+
+def _bucket_kind(value: str) -> str:
+    if not re.match(r"^[a-z][a-z0-9_]*$", value):
+        raise ValueError("a bucket kind such as states or policy_inputs (OBJECT_STORAGE_BUCKET_<KIND>)")
+    return value
+
+
+Region = Annotated[StrictStr, AfterValidator(_region)]
+AccountId = Annotated[StrictStr, AfterValidator(_account)]
+EnvName = Annotated[StrictStr, AfterValidator(_env_name)]
+RoleArn = Annotated[StrictStr, AfterValidator(_role_arn)]
+Principal = Annotated[StrictStr, AfterValidator(_principal)]
+BucketKind = Annotated[StrictStr, AfterValidator(_bucket_kind)]
+Threshold = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceNames(_Strict):
+    server: StrictStr = "server"
+    drain: StrictStr = "drain"
+    scheduler: StrictStr = "scheduler"
+
+
+class Discover(_Strict):
+    ecs_cluster: StrictStr | None = None
+    services: ServiceNames = ServiceNames()
+
+
+class InstallationSection(_Strict):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    primary_region: Region
+    backup_region: Region
+    account_id: AccountId | None = None
+    discover: Discover = Discover()
+    settings: dict[Annotated[StrictStr, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], StrictStr] = {}
+    critical_buckets: Annotated[list[BucketKind], Field(min_length=1)] = list(DEFAULT_CRITICAL_BUCKETS)
+
+    @model_validator(mode="after")
+    def _regions_differ(self) -> InstallationSection:
+        if self.primary_region == self.backup_region:
+            raise ValueError("backup_region: expected a region other than primary_region")
+        if self.discover.ecs_cluster is None and not self.settings:
+            raise ValueError(
+                "discover.ecs_cluster: expected the ECS cluster to discover settings from, "
+                "or explicit installation.settings"
+            )
+        return self
+
+
+class DatabaseSection(_Strict):
+    cluster_identifier: StrictStr | None = None
+    dsn_env: EnvName = "SPACELIFT_DR_DATABASE_URL"
+    replica_dsn_env: EnvName = "SPACELIFT_DR_REPLICA_DATABASE_URL"
+
+
+class RsaEscrow(_Strict):
+    secret_id: StrictStr | None = None
+    host_path: StrictStr | None = None
+
+
+class EncryptionSection(_Strict):
+    rsa_escrow: RsaEscrow = RsaEscrow()
+    # Reading the running key's secret needs secretsmanager:GetSecretValue on it: off unless asked.
+    allow_reading_rsa_secret: bool = False
+
+
+class SpaceliftApi(_Strict):
+    endpoint: StrictStr | None = None
+    key_id_env: EnvName = "SPACELIFT_API_KEY_ID"
+    key_secret_env: EnvName = "SPACELIFT_API_KEY_SECRET"
+
+
+class ContinuitySection(_Strict):
+    terraform_dirs: list[StrictStr] = []
+    state_buckets: list[StrictStr] = []
+    deployment_roles: list[RoleArn] = []
+    break_glass_principals: list[Principal] = []
+    break_glass_role: RoleArn | None = None
+    spacelift_api: SpaceliftApi = SpaceliftApi()
+
+
+class Policy(_Strict):
+    backup_retention_days_min: Threshold = 7
+    pitr_max_lag_minutes: Threshold = 15
+    snapshot_copy_max_age_hours: Threshold = 24
+    replica_max_lag_seconds: Threshold = 300
+    wal_archive_max_age_minutes: Threshold = 15
+    dns_max_ttl_seconds: Threshold = 300
+    certificate_min_days_valid: Threshold = 30
+    postgres_major_supported: Annotated[list[StrictInt], Field(min_length=2, max_length=2)] = [14, 17]
+    rsa_min_bits: Threshold = 2048
+
+    @model_validator(mode="after")
+    def _major_range(self) -> Policy:
+        low, high = self.postgres_major_supported
+        if low > high:
+            raise ValueError("postgres_major_supported: expected [lowest, highest] with lowest <= highest")
+        return self
+
+
+class Config(_Strict):
+    installation: InstallationSection
+    database: DatabaseSection = DatabaseSection()
+    encryption: EncryptionSection = EncryptionSection()
+    continuity: ContinuitySection = ContinuitySection()
+    hosts: list[StrictStr] = []
+    policy: Policy = Policy()
+    waivers: StrictStr | None = None
+
+    # Where the file was read from: relative paths in it are relative to its folder.
+    source: str = Field(default="<config>", exclude=True)
+
+    def resolve(self, path: str) -> Path:
+        base = Path(self.source).parent if self.source != "<config>" else Path.cwd()
+        return (base / path).resolve()
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expectation(error: Any) -> tuple[str, str | None]:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "no such key (unknown key; see the README's configuration reference)", None
+    if kind == "missing":
+        return "a value (required key is missing)", None
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if kind.startswith("string_") or kind in {"int_type", "bool_type", "list_type", "dict_type", "model_type"}:
+        message = message.replace("Input should be", "").strip()
+    return message, _describe(error.get("input"))
+
+
+def format_validation_error(source: str, error: ValidationError) -> ConfigError:
+    """Turn pydantic's errors into one message: a line per problem, each naming key and expectation."""
+    lines = []
+    first: tuple[str, str, str | None] | None = None
+    for item in error.errors():
+        key = _location(tuple(item["loc"]))
+        expected, got = _expectation(item)
+        # Model-level validators already name their key at the start of the message.
+        if item["type"] == "value_error" and ":" in expected and key.count(".") <= 1:
+            inner_key, _, expected = expected.partition(": expected ")
+            if inner_key and " " not in inner_key:
+                key = f"{key}.{inner_key}" if key != "(top level)" else inner_key
+                got = None
+        lines.append(f"{key}: expected {expected}" + (f", got {got}" if got else ""))
+        first = first or (key, expected, got)
+    assert first is not None
+    result = ConfigError(source, first[0], first[1], first[2])
+    result.args = (f"{source}: " + ("\n  ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines)),)
+    return result
+
+
+def parse_config(data: Any, source: str) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(source, "(top level)", "a mapping with an 'installation:' section", _describe(data))
+    try:
+        return Config.model_validate({**data, "source": source})
+    except ValidationError as error:
+        raise format_validation_error(source, error) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file. Any problem is one ``ConfigError`` naming file and key."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        raise ConfigError(source, "(file)", "a readable UTF-8 YAML file", reason) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(source, where, "valid YAML", str(problem)) from None
+    if "source" in (data or {}) if isinstance(data, dict) else False:
+        raise ConfigError(source, "source", "no such key (unknown key; see the README's configuration reference)")
+    return parse_config(data, str(Path(path).resolve()) if source != "<config>" else source)

@@ -1,0 +1,117 @@
+"""The embedded demo installation: a moto server on loopback seeded with a Spacelift installation the
+way the official AWS Terraform modules deploy it, plus a DR set-up in a backup region.
+
+``seed(endpoint, mutations)`` builds it; with no mutations it is DR-ready. Named mutations break one
+thing each; the scenario tests use them, and the demo report uses :data:`DEMO_GAPS`, a realistic
+partial DR set-up, so that it shows PASS, FAIL and N/A.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config, parse_config
+from . import kms, services, storage
+from .context import SeedContext
+
+Seeder = Callable[[SeedContext], None]
+
+# Order matters: keys before the buckets they encrypt, services last (they carry everyone's settings).
+AREAS: list[tuple[Seeder, dict[str, str]]] = [
+    (kms.seed, kms.MUTATIONS),
+    (storage.seed, storage.MUTATIONS),
+    (services.seed, services.MUTATIONS),
+]
+
+MUTATIONS: dict[str, str] = {name: text for _, mutations in AREAS for name, text in mutations.items()}
+
+# The demo's partial DR set-up: what a typical installation half-way through its DR project looks like.
+DEMO_GAPS: frozenset[str] = frozenset({
+    "no-replication:run_logs",
+    "no-failback:policy_inputs",
+    "no-delete-markers:modules",
+})
+
+# Secret values seeded into the demo: no output of the suite may contain them.
+DEMO_SECRETS = (services.DEMO_ADMIN_PASSWORD, services.DEMO_DB_PASSWORD)
+
+
+@dataclass
+class Demo:
+    endpoint_url: str
+    context: SeedContext
+
+    def config(self, name: str = "demo") -> Config:
+        ctx = self.context
+        return parse_config({
+            "installation": {
+                "name": name,
+                "primary_region": ctx.primary,
+                "backup_region": ctx.backup,
+                "account_id": ctx.account,
+                "discover": {"ecs_cluster": ctx.facts["ecs_cluster"]},
+            },
+        }, "<demo>")
+
+    def install_fixups(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
+        """Give back what was seeded where moto's answers are known to be unfaithful (moto 5.2).
+
+        moto reports ``DeleteMarkerReplication`` as Disabled whatever was put and drops
+        ``SourceSelectionCriteria``: the replication configuration the seeder put is returned instead.
+        """
+        seeded = self.context.replication_configurations
+
+        def remember_bucket(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["dr_demo_bucket"] = params.get("Bucket")
+
+        def replay_replication(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            bucket = context.get("dr_demo_bucket")
+            if bucket in seeded and "ReplicationConfiguration" in parsed:
+                parsed["ReplicationConfiguration"] = seeded[bucket]
+
+        register("before-parameter-build.s3.GetBucketReplication", remember_bucket)
+        register("after-call.s3.GetBucketReplication", replay_replication)
+        for event, handler in self.context.fixups:
+            register(event, handler)
+
+
+def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "builtin") -> Demo:
+    """Seed a (reset) moto server with the installation. Unknown mutation names are an error."""
+    chosen = frozenset(mutations)
+    unknown = sorted(chosen - MUTATIONS.keys())
+    if unknown:
+        raise ValueError(f"unknown demo mutation(s): {', '.join(unknown)}; known: {', '.join(sorted(MUTATIONS))}")
+    ctx = SeedContext(endpoint_url=endpoint_url, mutations=chosen, variant=variant)
+    for seeder, _ in AREAS:
+        seeder(ctx)
+    return Demo(endpoint_url=endpoint_url, context=ctx)
+
+
+class DemoServer:
+    """A moto server on loopback (port chosen by the OS), for the demo and for the tests."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.url = ""
+
+    def start(self) -> DemoServer:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def reset(self) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    def stop(self) -> None:
+        self._server.stop()

@@ -1,0 +1,53 @@
+"""What the demo's area seeders share: clients to the moto server, names, and the settings they set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+ACCOUNT = "123456789012"  # moto's default account
+PRIMARY = "eu-west-1"
+BACKUP = "eu-central-1"
+SUFFIX = "ab12c"
+CLUSTER = f"spacelift-{SUFFIX}"
+
+
+@dataclass
+class SeedContext:
+    """Handed to each area seeder in turn. Seeders add resources, settings and response fix-ups."""
+
+    endpoint_url: str
+    mutations: frozenset[str]
+    variant: str = "builtin"
+    primary: str = PRIMARY
+    backup: str = BACKUP
+    account: str = ACCOUNT
+    suffix: str = SUFFIX
+    # Settings for every service, and per service on top ({"server": {...}}).
+    environment: dict[str, str] = field(default_factory=dict)
+    service_environment: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {"server": {}, "drain": {}, "scheduler": {}})
+    secrets: dict[str, str] = field(default_factory=dict)
+    # Values the seeders know (ARNs, names) that later seeders and tests read.
+    facts: dict[str, Any] = field(default_factory=dict)
+    # moto answers some reads unfaithfully; these hooks give back what was seeded (see demo.fixups).
+    replication_configurations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fixups: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.primary)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service, region_name=key[1], endpoint_url=self.endpoint_url,
+                aws_access_key_id="demo", aws_secret_access_key="demo")
+        return self._clients[key]
+
+    def mutated(self, name: str) -> bool:
+        return name in self.mutations
+
+    def name(self, kind: str) -> str:
+        return f"spacelift-{kind}-{self.suffix}"

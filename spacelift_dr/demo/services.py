@@ -1,0 +1,79 @@
+"""The demo's ECS cluster, services and task definitions, carrying the settings the other seeders set."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .context import SeedContext
+
+MUTATIONS: dict[str, str] = {
+    "no-scheduler-service": "the scheduler ECS service does not exist",
+}
+
+COMMANDS = {"server": ["spacelift", "backend", "server"], "drain": ["spacelift", "backend", "drain"],
+            "scheduler": ["spacelift", "scheduler"]}
+RESOURCES = {"server": ("1024", "2048"), "drain": ("2048", "4096"), "scheduler": ("256", "512")}
+
+# A demo secret that a real installation would have: the admin password is plain env on the server in
+# the official module. It must never appear in any output of the suite.
+DEMO_ADMIN_PASSWORD = "demo-Adm1n-pa55word-never-shown"
+DEMO_DB_PASSWORD = "demo-db-pa55word-never-shown"
+
+
+def _secret(ctx: SeedContext, name: str, value: str) -> str:
+    secrets = ctx.client("secretsmanager")
+    return str(secrets.create_secret(Name=name, SecretString=value)["ARN"])
+
+
+def seed(ctx: SeedContext) -> None:
+    ecr_backend = f"{ctx.account}.dkr.ecr.{ctx.primary}.amazonaws.com/spacelift-backend-{ctx.suffix}"
+    database_host = ctx.facts.get("database", {}).get(
+        "writer_endpoint", f"spacelift-{ctx.suffix}.cluster-demo.{ctx.primary}.rds.amazonaws.com")
+    dsn = f"postgres://spacelift:{DEMO_DB_PASSWORD}@{database_host}:5432/spacelift?statement_cache_capacity=0"
+    db_secret = _secret(ctx, f"spacelift/db-conn-string-{ctx.suffix}", json.dumps({"DATABASE_URL": dsn}))
+    shared_secret = _secret(ctx, f"spacelift/shared-secrets-{ctx.suffix}", '{"LICENSE_TOKEN": "demo-license"}')
+    ctx.facts["secrets"] = {"database": db_secret, "shared": shared_secret}
+    ctx.secrets.setdefault("DATABASE_URL", f"{db_secret}:DATABASE_URL::")
+    ctx.secrets.setdefault("LICENSE_TOKEN", f"{shared_secret}:LICENSE_TOKEN::")
+
+    ctx.environment.update({
+        "AWS_ACCOUNT_ID": ctx.account,
+        "AWS_DEFAULT_REGION": ctx.primary,
+        "AWS_REGION": ctx.primary,
+        "AWS_PARTITION": "aws",
+        "ENVIRONMENT": "prod",
+        "LICENSE_TYPE": "jwt",
+        "OBSERVABILITY_VENDOR": "Disabled",
+    })
+    ctx.environment.setdefault("SERVER_DOMAIN", "spacelift.demo-corp.example")
+    ctx.service_environment["server"].update({
+        "ADMIN_USERNAME": "admin",
+        "ADMIN_PASSWORD": DEMO_ADMIN_PASSWORD,
+        "WEBHOOKS_ENDPOINT": f"https://{ctx.environment['SERVER_DOMAIN']}/webhooks",
+    })
+
+    ecs = ctx.client("ecs")
+    ecs.create_cluster(clusterName=ctx.facts.setdefault("ecs_cluster", f"spacelift-{ctx.suffix}"))
+    task_definitions: dict[str, str] = {}
+    for role in ("server", "drain", "scheduler"):
+        environment = {**ctx.environment, **ctx.service_environment[role]}
+        container: dict[str, Any] = {
+            "name": role,
+            "image": f"{ecr_backend}:v3.0.0",
+            "command": COMMANDS[role],
+            "essential": True,
+            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(ctx.secrets.items())],
+        }
+        cpu, memory = RESOURCES[role]
+        registered = ecs.register_task_definition(
+            family=f"{role}-{ctx.suffix}", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+            cpu=cpu, memory=memory, containerDefinitions=[container])
+        arn = registered["taskDefinition"]["taskDefinitionArn"]
+        task_definitions[role] = arn
+        if role == "scheduler" and ctx.mutated("no-scheduler-service"):
+            continue
+        ecs.create_service(cluster=ctx.facts["ecs_cluster"], serviceName=role, taskDefinition=arn,
+                           desiredCount=3, launchType="FARGATE")
+    ctx.facts["task_definitions"] = task_definitions

@@ -1,0 +1,73 @@
+"""Discovery of an installation from ECS: services → task definitions → settings (names and ARNs only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .aws import AwsAccess
+from .config import Config
+from .installation import Container, Installation, Service
+
+
+def _container(definition: dict[str, Any]) -> Container:
+    return Container(
+        name=definition.get("name", ""),
+        image=definition.get("image", ""),
+        environment={e["name"]: str(e.get("value", "")) for e in definition.get("environment", [])},
+        # Only the reference is kept: the suite never fetches a secret value during discovery.
+        secrets={s["name"]: s["valueFrom"] for s in definition.get("secrets", [])},
+        mount_points=tuple(definition.get("mountPoints", [])),
+    )
+
+
+def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
+    section = config.installation
+    cluster = section.discover.ecs_cluster
+    if cluster is None:
+        return {}
+    region = section.primary_region
+    names = section.discover.services.model_dump()
+    response = aws.call("ecs", region, "DescribeServices", resource=f"ecs cluster {cluster}",
+                        cluster=cluster, services=list(names.values()))
+    assert response is not None
+    by_name = {s["serviceName"]: s for s in response.get("services", []) if s.get("status") != "INACTIVE"}
+    services: dict[str, Service] = {}
+    for role, ecs_name in names.items():
+        found = by_name.get(ecs_name)
+        if found is None:
+            continue
+        arn = found["taskDefinition"]
+        described = aws.call("ecs", region, "DescribeTaskDefinition", resource=arn, taskDefinition=arn)
+        assert described is not None
+        task = described["taskDefinition"]
+        services[role] = Service(
+            role=role,
+            ecs_service=found.get("serviceArn", ecs_name),
+            task_definition_arn=arn,
+            containers=tuple(_container(c) for c in task.get("containerDefinitions", [])),
+            volumes=tuple(task.get("volumes", [])),
+        )
+    return services
+
+
+def missing_services(config: Config, services: dict[str, Service]) -> list[str]:
+    names = config.installation.discover.services.model_dump()
+    return [f"{role} (ECS service {names[role]})" for role in names if role not in services]
+
+
+def build_installation(config: Config, aws: AwsAccess) -> Installation:
+    """The installation of the config. Raises Unobservable when ECS cannot be read."""
+    section = config.installation
+    # Missing services are DR-SVC-01's finding; checks that need their settings then report what is unset.
+    services = discover_services(config, aws)
+    return Installation(
+        name=section.name,
+        primary_region=section.primary_region,
+        backup_region=section.backup_region,
+        account_id=section.account_id,
+        critical_bucket_kinds=tuple(section.critical_buckets),
+        services=services,
+        explicit_settings=dict(section.settings),
+        ecs_cluster=section.discover.ecs_cluster,
+        ecs_service_names=section.discover.services.model_dump(),
+    )

@@ -1,0 +1,134 @@
+"""The installation under test: regions, account and the Spacelift settings of its services.
+
+Settings come from the ECS task definitions of ``server``, ``drain`` and ``scheduler`` (plain
+``environment`` values, and ``secrets`` references whose values are never fetched), and explicit
+``installation.settings`` in the config override them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Unobservable
+
+SERVICES = ("server", "drain", "scheduler")
+
+# The DR guide's critical buckets, by the kind used in config and parametrization.
+CRITICAL_BUCKET_KINDS = ("modules", "policy_inputs", "run_logs", "states")
+
+# Buckets the official modules configure (OBJECT_STORAGE_BUCKET_<KIND>); _UPLOADS_URL is a URL.
+KNOWN_BUCKET_KINDS = (
+    "deliveries", "large_queue_messages", "metadata", "modules", "policy_inputs", "run_logs", "states",
+    "uploads", "user_uploaded_workspaces", "workspace", "usage_analytics",
+)
+
+
+def bucket_setting(kind: str) -> str:
+    return f"OBJECT_STORAGE_BUCKET_{kind.upper()}"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of one service: a plain value, or a reference to a secret (value unknown)."""
+
+    name: str
+    service: str  # server | drain | scheduler | config
+    value: str | None = None
+    secret_ref: str | None = None
+
+    @property
+    def is_secret_reference(self) -> bool:
+        return self.secret_ref is not None
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    environment: dict[str, str]
+    secrets: dict[str, str]
+    mount_points: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Service:
+    """A stateless service as discovered: its ECS service and task definition."""
+
+    role: str  # server | drain | scheduler
+    ecs_service: str
+    task_definition_arn: str
+    containers: tuple[Container, ...]
+    volumes: tuple[dict[str, Any], ...] = ()
+
+    def settings(self) -> dict[str, Setting]:
+        found: dict[str, Setting] = {}
+        for container in self.containers:
+            for name, value in container.environment.items():
+                found.setdefault(name, Setting(name, self.role, value=value))
+            for name, ref in container.secrets.items():
+                found.setdefault(name, Setting(name, self.role, secret_ref=ref))
+        return found
+
+
+@dataclass
+class Installation:
+    name: str
+    primary_region: str
+    backup_region: str
+    account_id: str | None
+    critical_bucket_kinds: tuple[str, ...]
+    services: dict[str, Service] = field(default_factory=dict)
+    explicit_settings: dict[str, str] = field(default_factory=dict)
+    ecs_cluster: str | None = None
+    ecs_service_names: dict[str, str] = field(default_factory=dict)
+
+    def setting(self, name: str, service: str | None = None) -> Setting | None:
+        """The setting as the given service (or, without one, the installation) sees it."""
+        if name in self.explicit_settings:
+            return Setting(name, "config", value=self.explicit_settings[name])
+        roles = [service] if service else [r for r in SERVICES if r in self.services]
+        for role in roles:
+            if role in self.services:
+                found = self.services[role].settings().get(name)
+                if found is not None:
+                    return found
+        return None
+
+    def value(self, name: str, service: str | None = None) -> str | None:
+        """A plain setting value; None when unset. A secret reference raises: its value is unknown."""
+        found = self.setting(name, service)
+        if found is None:
+            return None
+        if found.secret_ref is not None:
+            raise Unobservable(
+                "spacelift:setting", name,
+                f"{name} is a secret reference ({found.secret_ref}) whose value the suite does not read; "
+                f"give it under installation.settings",
+            )
+        return found.value
+
+    def settings_per_service(self, name: str) -> dict[str, Setting | None]:
+        return {role: self.setting(name, role) for role in SERVICES
+                if role in self.services or self.explicit_settings}
+
+    def setting_names(self) -> set[str]:
+        names = set(self.explicit_settings)
+        for service in self.services.values():
+            names.update(service.settings())
+        return names
+
+    def bucket_kinds(self) -> list[str]:
+        """Every OBJECT_STORAGE_BUCKET_<KIND> the services are configured with (URLs excluded)."""
+        kinds = {n.removeprefix("OBJECT_STORAGE_BUCKET_").lower() for n in self.setting_names()
+                 if n.startswith("OBJECT_STORAGE_BUCKET_") and not n.endswith("_URL")}
+        return sorted(kinds)
+
+    def bucket_name(self, kind: str) -> str:
+        """The bucket configured for ``kind``; an unset setting is unobservable, not 'no bucket'."""
+        setting = bucket_setting(kind)
+        value = self.value(setting)
+        if not value:
+            raise Unobservable("spacelift:setting", setting,
+                               f"{setting} is not set on {', '.join(self.services) or 'any service'}")
+        return value

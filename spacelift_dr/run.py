@@ -1,0 +1,145 @@
+"""One run of the suite: its config, AWS access, redactor, the installation and the results so far."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .aws import AwsAccess
+from .catalogue import NOT_YET_IMPLEMENTED, catalogue
+from .config import Config
+from .discovery import build_installation
+from .errors import Unobservable
+from .facts.s3 import BucketFacts
+from .installation import Installation
+from .redaction import Redactor
+from .results import Result, Status, timestamp, utc_now
+
+
+@dataclass
+class Run:
+    config: Config
+    aws: AwsAccess
+    reports_dir: Path
+    redactor: Redactor = field(default_factory=Redactor)
+    demo: bool = False
+    started_at: datetime = field(default_factory=utc_now)
+    finished_at: datetime | None = None
+    results: list[Result] = field(default_factory=list)
+    identity: dict[str, str] = field(default_factory=dict)
+    identity_error: str | None = None
+    config_digest: str = ""
+    complete: bool = False
+    notes: list[str] = field(default_factory=list)
+    _installation: Installation | Unobservable | None = None
+
+    def __post_init__(self) -> None:
+        self.buckets = BucketFacts(self.aws, self.config.installation.primary_region)
+
+    @property
+    def name(self) -> str:
+        return self.config.installation.name
+
+    def installation(self) -> Installation:
+        """The discovered installation; raises the discovery failure for every check that needs it."""
+        if self._installation is None:
+            try:
+                self._installation = build_installation(self.config, self.aws)
+                self._learn_secrets(self._installation)
+            except Unobservable as error:
+                self._installation = error
+        if isinstance(self._installation, Unobservable):
+            raise self._installation
+        return self._installation
+
+    def installation_or_none(self) -> Installation | None:
+        try:
+            return self.installation()
+        except Unobservable:
+            return None
+
+    def _learn_secrets(self, installation: Installation) -> None:
+        for name in installation.setting_names():
+            for role in installation.services:
+                setting = installation.setting(name, role)
+                if setting is not None:
+                    self.redactor.add_setting(name, setting.value)
+        for name, value in installation.explicit_settings.items():
+            self.redactor.add_setting(name, value)
+
+    def observe_identity(self) -> None:
+        region = self.config.installation.primary_region
+        try:
+            response = self.aws.call("sts", region, "GetCallerIdentity", resource="caller")
+            assert response is not None
+            self.identity = {"account": response["Account"], "arn": response["Arn"]}
+        except Unobservable as error:
+            self.identity_error = str(error)
+
+    def account_mismatch(self) -> str | None:
+        expected = self.config.installation.account_id
+        actual = self.identity.get("account")
+        if expected and actual and expected != actual:
+            return (f"installation.account_id is {expected} but the AWS credentials belong to account {actual} "
+                    f"({self.identity.get('arn')}); refusing to check the wrong account")
+        return None
+
+    # -- outputs -----------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        counts = {str(status): 0 for status in Status}
+        for result in self.results:
+            counts[str(result.status)] += 1
+        return counts
+
+    def metadata(self) -> dict[str, Any]:
+        section = self.config.installation
+        return {
+            "installation": section.name,
+            "account": self.identity.get("account") or section.account_id or "unknown",
+            "caller_arn": self.identity.get("arn") or f"unknown ({self.identity_error})",
+            "primary_region": section.primary_region,
+            "backup_region": section.backup_region,
+            "suite_version": __version__,
+            "config_source": "embedded demo" if self.demo else section_source(self.config),
+            "config_digest": self.config_digest,
+            "started_at": timestamp(self.started_at),
+            "finished_at": timestamp(self.finished_at) if self.finished_at else None,
+        }
+
+    def document(self) -> dict[str, Any]:
+        """dr-results.json: every result with its evidence, for diffing runs and for other tools."""
+        evaluated = {r.requirement.id for r in self.results}
+        return self.redactor.value({
+            "suite": {"name": "spacelift-dr", "version": __version__},
+            "installation": {
+                "name": self.name,
+                "account": self.metadata()["account"],
+                "caller_arn": self.metadata()["caller_arn"],
+                "primary_region": self.config.installation.primary_region,
+                "backup_region": self.config.installation.backup_region,
+                "config_digest": self.config_digest,
+                "demo": self.demo,
+            },
+            "started_at": timestamp(self.started_at),
+            "finished_at": timestamp(self.finished_at or utc_now()),
+            "complete": self.complete,
+            "api_calls": self.aws.calls.summary(),
+            "summary": self.counts(),
+            "not_implemented": sorted(NOT_YET_IMPLEMENTED),
+            "not_selected": sorted(set(catalogue()) - evaluated - NOT_YET_IMPLEMENTED),
+            "notes": self.notes,
+            "results": [r.to_json() for r in self.results],
+        })
+
+
+def section_source(config: Config) -> str:
+    return config.source
+
+
+def digest_of(path: str | Path) -> str:
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()

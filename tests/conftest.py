@@ -1,0 +1,40 @@
+"""Fixtures for the project's own tests: one moto server per session, reset between tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from spacelift_dr.demo import DemoServer, seed
+from tests.scenario import Outcome, run_checks
+
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[DemoServer]:
+    server = DemoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_server: DemoServer) -> DemoServer:
+    """The session's moto server, emptied before the test."""
+    moto_server.reset()
+    return moto_server
+
+
+@pytest.fixture(scope="session")
+def dr_ready(moto_server: DemoServer, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """The whole suite's verdicts on the DR-ready demo installation: what every mutation is compared to."""
+    moto_server.reset()
+    outcome = run_checks(seed(moto_server.url), tmp_path_factory.mktemp("dr-ready"))
+    moto_server.reset()
+    return outcome

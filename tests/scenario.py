@@ -1,0 +1,151 @@
+"""Run the compliance checks in-process against a seeded moto server, the way a user runs them.
+
+``run_checks`` writes a real config file, points the standard AWS environment (``AWS_ENDPOINT_URL``,
+credentials) at the moto server and calls ``pytest --dr-config FILE`` on ``checks/``; it returns the
+verdicts from the ``dr-results.json`` that run wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from spacelift_dr.demo import Demo
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKS = ROOT / "checks"
+
+Hook = tuple[str, Callable[..., Any]]
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    document: dict[str, Any]
+    reports: Path
+    output: str = ""
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        return list(self.document["results"])
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        """``{"DR-OBJ-03:spacelift-states-ab12c": "PASS", …}``"""
+        return {r["id"]: r["status"] for r in self.results}
+
+    def status(self, requirement: str, resource_part: str = "") -> str:
+        matches = [r["status"] for r in self.results
+                   if r["requirement"] == requirement and resource_part in r["resource"]]
+        assert len(matches) == 1, f"{requirement} {resource_part!r}: expected one result, found {matches}"
+        return matches[0]
+
+    def result(self, requirement: str, resource_part: str = "") -> dict[str, Any]:
+        matches = [r for r in self.results if r["requirement"] == requirement and resource_part in r["resource"]]
+        assert len(matches) == 1, f"{requirement} {resource_part!r}: expected one result, found {len(matches)}"
+        return matches[0]
+
+
+@dataclass
+class HookPlugin:
+    """Passed to the in-process pytest run: adds botocore event hooks to the run's AWS access."""
+
+    hooks: list[Hook] = field(default_factory=list)
+
+    def pytest_dr_aws_access(self, access: Any, run: Any) -> None:
+        for event, handler in self.hooks:
+            access.add_event_hook(event, handler)
+
+
+@contextmanager
+def aws_environment(endpoint_url: str) -> Iterator[None]:
+    """The standard AWS environment pointed at the moto server, restored afterwards."""
+    values = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
+              "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
+    removed = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+    saved = {k: os.environ.get(k) for k in (*values, *removed)}
+    os.environ.update(values)
+    for name in removed:
+        os.environ.pop(name, None)
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def write_config(demo: Demo, directory: Path, overrides: dict[str, Any] | None = None) -> Path:
+    data = demo.config().model_dump(mode="json", exclude_defaults=True)
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict) and isinstance(data.get(section), dict):
+            data[section] = {**data[section], **values}
+        else:
+            data[section] = values
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "dr-config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_checks(
+    demo: Demo,
+    directory: Path,
+    *args: str,
+    hooks: Iterable[Hook] = (),
+    overrides: dict[str, Any] | None = None,
+    replay_seeded: bool = True,
+    capsys: pytest.CaptureFixture[str] | None = None,
+) -> Outcome:
+    """Run ``pytest checks/ --dr-config <written config>`` in-process and read its results."""
+    config = write_config(demo, directory, overrides)
+    reports = directory / "reports"
+    plugin = HookPlugin(list(hooks))
+    if replay_seeded:
+        # moto drops fields of some answers (see DemoInstallation.install_fixups): replay what was seeded.
+        demo.install_fixups(lambda event, handler: plugin.hooks.insert(0, (event, handler)))
+    with aws_environment(demo.endpoint_url):
+        exit_code = pytest.main(
+            [str(CHECKS), "--dr-config", str(config), "--dr-reports", str(reports), "-q",
+             "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(ROOT), "-c", str(ROOT / "pytest.ini"),
+             *args],
+            plugins=[plugin],
+        )
+    output = capsys.readouterr().out if capsys is not None else ""
+    results = reports / "dr-results.json"
+    document = json.loads(results.read_text(encoding="utf-8")) if results.exists() else {"results": []}
+    return Outcome(int(exit_code), document, reports, output)
+
+
+def denied(operation: str, service: str, code: str = "AccessDenied",
+           only: Callable[[dict[str, Any]], bool] = lambda params: True) -> list[Hook]:
+    """Hooks answering ``operation`` with an AWS error before it is sent (API-shaped data).
+
+    ``only`` sees the call's API parameters (e.g. ``{"Bucket": …}``) and picks which calls fail.
+    """
+
+    class _Http:
+        status_code = 403 if code in {"AccessDenied", "AccessDeniedException"} else 400
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["dr_test_params"] = dict(params)
+
+    def answer(context: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        if not only(context.get("dr_test_params", {})):
+            return None
+        return _Http(), {"Error": {"Code": code, "Message": "Access Denied"},
+                         "ResponseMetadata": {"HTTPStatusCode": _Http.status_code}}
+
+    return [(f"before-parameter-build.{service}.{operation}", remember), (f"before-call.{service}.{operation}", answer)]
