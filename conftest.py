@@ -15,6 +15,10 @@ pytest_plugins = [
     "fixtures.report",
     "fixtures.services",
     "fixtures.storage",
+    "fixtures.database",
+    "fixtures.encryption",
+    "fixtures.broker",
+    "fixtures.continuity",
 ]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Config, parse_config
-from . import kms, services, storage
+from . import broker, continuity, database, kms, services, storage
 from .context import SeedContext
 
 Seeder = Callable[[SeedContext], None]
@@ -23,6 +23,9 @@ Seeder = Callable[[SeedContext], None]
 AREAS: list[tuple[Seeder, dict[str, str]]] = [
     (kms.seed, kms.MUTATIONS),
     (storage.seed, storage.MUTATIONS),
+    (database.seed, database.MUTATIONS),
+    (broker.seed, broker.MUTATIONS),
+    (continuity.seed, continuity.MUTATIONS),
     (services.seed, services.MUTATIONS),
 ]
 
