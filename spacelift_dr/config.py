@@ -211,7 +211,7 @@ def format_validation_error(source: str, error: ValidationError) -> ConfigError:
         key = _location(tuple(item["loc"]))
         expected, got = _expectation(item)
         # Model-level validators already name their key at the start of the message.
-        if item["type"] == "value_error" and ":" in expected and key.count(".") <= 1:
+        if item["type"] == "value_error" and ": expected " in expected and key.count(".") <= 1:
             inner_key, _, expected = expected.partition(": expected ")
             if inner_key and " " not in inner_key:
                 key = f"{key}.{inner_key}" if key != "(top level)" else inner_key
