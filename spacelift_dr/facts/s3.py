@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from ..aws import AwsAccess
@@ -197,7 +196,8 @@ class Replica:
 
 
 class Bucket:
-    """A bucket seen through read-only S3 calls, each made once per run.
+    """A bucket seen through read-only S3 calls, each made once per run (the run cache answers repeats,
+    so every check that relies on a read still records it as evidence).
 
     >>> bucket.versioning.enabled
     >>> [r.bucket.region for r in bucket.replicas()]
@@ -216,14 +216,14 @@ class Bucket:
     def arn(self) -> str:
         return f"arn:aws:s3:::{self.name}"
 
-    @cached_property
+    @property
     def exists(self) -> bool:
         """HeadBucket answers: True; 404: False; denied or unreachable: Unobservable (never False)."""
         response = self._aws.call("s3", self._home, "HeadBucket", resource=self.name,
                                   absent=("404", "NoSuchBucket", "NotFound"), Bucket=self.name)
         return response is not None
 
-    @cached_property
+    @property
     def region_or_none(self) -> str | None:
         """The bucket's region, or None when the bucket does not exist."""
         response = self._aws.call("s3", self._home, "GetBucketLocation", resource=self.name,
@@ -241,21 +241,21 @@ class Bucket:
         # Bucket-level reads go to the bucket's region endpoint, as the real S3 prefers.
         return self.region_or_none or self._home
 
-    @cached_property
+    @property
     def versioning(self) -> Versioning:
         response = self._aws.call("s3", self._in_own_region(), "GetBucketVersioning", resource=self.name,
                                   Bucket=self.name)
         assert response is not None
         return Versioning.from_api(response)
 
-    @cached_property
+    @property
     def default_encryption(self) -> DefaultEncryption:
         response = self._aws.call("s3", self._in_own_region(), "GetBucketEncryption", resource=self.name,
                                   absent=("ServerSideEncryptionConfigurationNotFoundError",),
                                   Bucket=self.name)
         return DefaultEncryption.from_api(response)
 
-    @cached_property
+    @property
     def replication(self) -> ReplicationConfiguration:
         response = self._aws.call("s3", self._in_own_region(), "GetBucketReplication", resource=self.name,
                                   absent=("ReplicationConfigurationNotFoundError",), Bucket=self.name)
