@@ -18,6 +18,7 @@ from .facts.s3 import BucketFacts
 from .installation import Installation
 from .redaction import Redactor
 from .results import Result, Status, timestamp, utc_now
+from .waivers import WaiverBook
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Run:
     config_digest: str = ""
     complete: bool = False
     notes: list[str] = field(default_factory=list)
+    waivers: WaiverBook = field(default_factory=WaiverBook)
     _installation: Installation | Unobservable | None = None
 
     def __post_init__(self) -> None:
@@ -133,6 +135,7 @@ class Run:
             "not_implemented": sorted(NOT_YET_IMPLEMENTED),
             "not_selected": sorted(set(catalogue()) - evaluated - NOT_YET_IMPLEMENTED),
             "notes": self.notes,
+            "waivers": self.waivers.report(),
             "results": [r.to_json() for r in self.results],
         })
 

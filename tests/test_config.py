@@ -107,7 +107,7 @@ def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_bad_config_is_a_usage_error_without_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, _with("installation.backup_region", "eu-west-1"))
-    done = subprocess.run([sys.executable, "-m", "pytest", "--dr-config", str(path), "-p", "no:cacheprovider"],
+    done = subprocess.run([sys.executable, "-m", "pytest", f"--dr-config={path}", "-p", "no:cacheprovider"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 4
     output = done.stdout + done.stderr
