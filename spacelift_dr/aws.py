@@ -10,6 +10,7 @@ botocore itself and never overridden.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
@@ -17,7 +18,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import botocore.exceptions
@@ -67,6 +68,18 @@ _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Au
            "403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
 _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
               "TooManyRequestsException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
+
+
+def _retry_mode() -> Literal["legacy", "standard", "adaptive"]:
+    mode = os.environ.get("AWS_RETRY_MODE", "adaptive")
+    if mode == "legacy":
+        return "legacy"
+    return "standard" if mode == "standard" else "adaptive"
+
+
+def _max_attempts(default: int) -> int:
+    value = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -156,8 +169,9 @@ class AwsAccess:
         self._session = session or boto3.Session()
         # Only the demo passes an endpoint; otherwise botocore reads AWS_ENDPOINT_URL itself.
         self._endpoint_url = endpoint_url
+        # AWS_RETRY_MODE and AWS_MAX_ATTEMPTS are the standard knobs; they win over the defaults here.
         self._config = BotoConfig(
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            retries={"mode": _retry_mode(), "max_attempts": _max_attempts(max_attempts)},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             user_agent_extra="spacelift-dr-suite",
