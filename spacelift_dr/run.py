@@ -11,6 +11,7 @@ from typing import Any
 from . import __version__
 from .aws import AwsAccess
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
+from .compare import since_last_run
 from .config import Config
 from .discovery import build_installation
 from .errors import Unobservable
@@ -37,6 +38,8 @@ class Run:
     complete: bool = False
     notes: list[str] = field(default_factory=list)
     waivers: WaiverBook = field(default_factory=WaiverBook)
+    baseline: dict[str, Any] | None = None
+    baseline_source: str = ""
     _installation: Installation | Unobservable | None = None
 
     def __post_init__(self) -> None:
@@ -113,6 +116,22 @@ class Run:
             "finished_at": timestamp(self.finished_at) if self.finished_at else None,
         }
 
+    def since_last_run(self) -> dict[str, Any] | None:
+        if self.baseline is None:
+            return None
+        return since_last_run(self.baseline, [r.to_json() for r in self.results], self.baseline_source)
+
+    def summary_by(self, key: str) -> dict[str, dict[str, int]]:
+        """Counts per status for each category (``key="category"``) or framework control (``"control"``)."""
+        table: dict[str, dict[str, int]] = {}
+        for result in self.results:
+            labels = ([result.requirement.category] if key == "category"
+                      else result.requirement.control_labels())
+            for label in labels:
+                row = table.setdefault(label, {str(s): 0 for s in Status})
+                row[str(result.status)] += 1
+        return dict(sorted(table.items()))
+
     def document(self) -> dict[str, Any]:
         """dr-results.json: every result with its evidence, for diffing runs and for other tools."""
         evaluated = {r.requirement.id for r in self.results}
@@ -132,6 +151,9 @@ class Run:
             "complete": self.complete,
             "api_calls": self.aws.calls.summary(),
             "summary": self.counts(),
+            "summary_by_category": self.summary_by("category"),
+            "summary_by_control": self.summary_by("control"),
+            "since_last_run": self.since_last_run(),
             "not_implemented": sorted(NOT_YET_IMPLEMENTED),
             "not_selected": sorted(set(catalogue()) - evaluated - NOT_YET_IMPLEMENTED),
             "notes": self.notes,

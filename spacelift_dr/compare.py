@@ -1,0 +1,45 @@
+"""Since last run: what changed between a previous dr-results.json and this run's results.
+
+Result ids are deterministic (``<requirement>:<resource>``), so two runs compare by id.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+FAILING = {"FAIL", "ERROR"}
+
+
+def load_baseline(path: str | Path) -> dict[str, Any]:
+    source = str(path)
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        raise ConfigError(source, "(file)", "a readable dr-results.json of an earlier run", reason) from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(source, f"line {error.lineno}", "valid JSON (a dr-results.json)", error.msg) from None
+    results = document.get("results") if isinstance(document, dict) else None
+    if not isinstance(results, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("status"), str)
+            for r in results):
+        raise ConfigError(source, "results", "a list of results each with 'id' and 'status' (a dr-results.json)")
+    return document
+
+
+def since_last_run(baseline: dict[str, Any], current: list[dict[str, Any]], source: str) -> dict[str, Any]:
+    before = {r["id"]: r["status"] for r in baseline["results"]}
+    now = {r["id"]: r["status"] for r in current}
+    return {
+        "baseline": {"file": source, "started_at": baseline.get("started_at"),
+                     "installation": (baseline.get("installation") or {}).get("name")},
+        "new_failures": sorted(i for i, s in now.items() if s in FAILING and before.get(i) not in FAILING),
+        "resolved": sorted(i for i, s in now.items() if s not in FAILING and before.get(i) in FAILING),
+        "still_failing": sorted(i for i, s in now.items() if s in FAILING and before.get(i) in FAILING),
+        "new_resources": sorted(set(now) - set(before)),
+        "no_longer_evaluated": sorted(set(before) - set(now)),
+    }
