@@ -62,7 +62,7 @@ def test_denied_replication_read_is_an_error_never_a_verdict(moto: DemoServer, t
         assert result["message"].startswith(f"s3:GetReplicationConfiguration denied on {STATES}")
     assert outcome.status("DR-OBJ-02", STATES) == "PASS"
     assert outcome.status("DR-OBJ-03", "spacelift-modules-ab12c") == "PASS"
-    assert outcome.exit_code == 1
+    assert outcome.exit_code == 6  # ERRORs and no FAIL
 
 
 @pytest.mark.parametrize(("operation", "requirement"), [
