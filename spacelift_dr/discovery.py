@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .aws import AwsAccess
@@ -31,18 +32,22 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
                         cluster=cluster, services=list(names.values()))
     assert response is not None
     by_name = {s["serviceName"]: s for s in response.get("services", []) if s.get("status") != "INACTIVE"}
+    found_roles = {role: by_name[ecs_name] for role, ecs_name in names.items() if ecs_name in by_name}
+    arns = sorted({found["taskDefinition"] for found in found_roles.values()})
+    # The task definitions are independent reads: one round trip for all of them.
+    with ThreadPoolExecutor(max_workers=max(1, len(arns))) as pool:
+        described_by_arn = dict(zip(arns, pool.map(
+            lambda arn: aws.call("ecs", region, "DescribeTaskDefinition", resource=arn, taskDefinition=arn),
+            arns), strict=True))
     services: dict[str, Service] = {}
-    for role, ecs_name in names.items():
-        found = by_name.get(ecs_name)
-        if found is None:
-            continue
+    for role, found in found_roles.items():
         arn = found["taskDefinition"]
-        described = aws.call("ecs", region, "DescribeTaskDefinition", resource=arn, taskDefinition=arn)
+        described = described_by_arn[arn]
         assert described is not None
         task = described["taskDefinition"]
         services[role] = Service(
             role=role,
-            ecs_service=found.get("serviceArn", ecs_name),
+            ecs_service=found.get("serviceArn", names[role]),
             task_definition_arn=arn,
             containers=tuple(_container(c) for c in task.get("containerDefinitions", [])),
             volumes=tuple(task.get("volumes", [])),

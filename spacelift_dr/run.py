@@ -38,6 +38,7 @@ class Run:
     complete: bool = False
     notes: list[str] = field(default_factory=list)
     waivers: WaiverBook = field(default_factory=WaiverBook)
+    prefetch: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
     baseline_source: str = ""
     _installation: Installation | Unobservable | None = None
@@ -150,6 +151,7 @@ class Run:
             "finished_at": timestamp(self.finished_at or utc_now()),
             "complete": self.complete,
             "api_calls": self.aws.calls.summary(),
+            "prefetch": self.prefetch,
             "summary": self.counts(),
             "summary_by_category": self.summary_by("category"),
             "summary_by_control": self.summary_by("control"),
