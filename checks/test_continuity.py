@@ -121,9 +121,12 @@ def test_stack_deployment_roles_are_on_record(spacelift_api: SpaceliftApi, conti
 @requirement("DR-CON-06")
 def test_break_glass_can_assume_deployment_role(deployment_role: Role, break_glass_principals: list[str],
                                                 evidence: Evidence) -> None:
+    evidence.observed(break_glass_principals=break_glass_principals)
     assert break_glass_principals, ("no break-glass principal is configured (continuity.break_glass_principals "
                                     "or continuity.break_glass_role): nobody is named to assume the role")
-    assert deployment_role.exists, f"{deployment_role.arn} does not exist in IAM: nobody can assume it"
+    exists = deployment_role.exists
+    evidence.observed(get_role="found" if exists else "NoSuchEntity")
+    assert exists, f"{deployment_role.arn} does not exist in IAM: nobody can assume it"
     policy = deployment_role.trust_policy
     decisions = {p: policy.evaluate(Caller.from_principal(p, mfa=True)) for p in break_glass_principals}
     evidence.observed(trust_policy=policy.summary(), decisions={p: d.summary() for p, d in decisions.items()})
