@@ -7,6 +7,8 @@ guarded by MFA exists; the break-glass workstations have Terraform (or OpenTofu)
 
 from __future__ import annotations
 
+import pytest
+
 from fixtures.continuity import ContinuityFacts, StateBucket
 from fixtures.requirements import requirement
 from spacelift_dr.errors import Unobservable
@@ -33,6 +35,7 @@ def test_root_module_keeps_state_outside_spacelift(root_module: RootModule, evid
     evidence.message = f"{root_module.name} keeps its state in backend \"{backend.type}\""
 
 
+@pytest.mark.live  # opens a connection to the Spacelift API
 @requirement("DR-CON-01")
 def test_stacks_keep_state_outside_spacelift(spacelift_api: SpaceliftApi, evidence: Evidence) -> None:
     stacks = spacelift_api.stacks()
@@ -95,6 +98,7 @@ def test_recorded_deployment_role_exists(recorded_role: Role, evidence: Evidence
     evidence.message = f"{recorded_role.arn} exists in IAM"
 
 
+@pytest.mark.live  # opens a connection to the Spacelift API
 @requirement("DR-CON-05")
 def test_stack_deployment_roles_are_on_record(spacelift_api: SpaceliftApi, continuity: ContinuityFacts,
                                               evidence: Evidence) -> None:

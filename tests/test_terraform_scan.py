@@ -146,3 +146,21 @@ def test_the_shipped_demo_code_names_the_seeded_state_bucket() -> None:
     assert [m.name for m in code.modules] == ["terraform/network", "terraform/platform"]
     assert set(code.state_buckets()) == {STATE_BUCKET}
     assert code.failures == []
+
+
+def test_terragrunt_fills_the_codes_backend_placeholder(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "unit/terragrunt.hcl": ('remote_state {\n  backend = "s3"\n  config = {\n    bucket = "acme-tg-state"\n'
+                                '    region = "eu-west-1"\n  }\n}\nterraform {\n  source = "."\n}\n'),
+        "unit/main.tf": 'terraform {\n  backend "s3" {}\n}\nprovider "aws" {}\n',
+    })
+    module = scan([("x", tmp_path)]).modules[0]
+    assert module.backend is not None
+    assert module.backend.bucket == "acme-tg-state"
+
+
+def test_a_parse_error_does_not_echo_the_file(tmp_path: Path) -> None:
+    write(tmp_path, {"main.tf": 'locals {\n  password = "hunter2-very-secret"\n  x = \n}\n'})
+    failure = scan([("x", tmp_path)]).failures[0]
+    assert failure.line == 3
+    assert "hunter2" not in failure.reason

@@ -229,12 +229,12 @@ def parse_file(path: Path) -> dict[str, Any]:
     except Exception as error:  # lark raises many kinds; each carries line/column when it knows them
         line = getattr(error, "line", None)
         column = getattr(error, "column", None)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if column and f"column {column}" not in first:
-            first += f" (column {column})"
-        reason = f"{type(error).__name__}: {first[:200]}"
-        raise TerraformParseError(ParseFailure(str(path), line if isinstance(line, int) else None, reason)) \
-            from None
+        # Name the kind of token, never its text: a malformed file may hold a secret next to the error.
+        token = getattr(getattr(error, "token", None), "type", None)
+        reason = (f"unexpected {token}" if token else type(error).__name__) + \
+            (f" at column {column}" if isinstance(column, int) and column > 0 else "")
+        raise TerraformParseError(ParseFailure(str(path), line if isinstance(line, int) and line > 0 else None,
+                                               reason)) from None
     return dict(parsed)
 
 
@@ -460,7 +460,8 @@ def scan(directories: list[tuple[str, Path]]) -> CodeScan:
             inherited = directory.remote_state or (
                 _inherited_remote_state(path, base.resolve(), seen) if directory.terragrunt_includes else None)
             if inherited is not None:
-                backends.append(inherited)
+                # Terragrunt fills a `backend "<type>" {}` placeholder of the code with remote_state's config.
+                backends = [b for b in backends if b.type != inherited.type] + [inherited]
         tf_root = (bool(directory.backends) or directory.has_provider or directory.has_configuration) and \
             path not in called and not _under_modules_folder(path, base.resolve())
         if tf_root or terragrunt or directory.failures:
