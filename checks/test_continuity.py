@@ -92,9 +92,11 @@ def test_state_bucket_needs_mfa_to_delete(state_bucket: StateBucket, evidence: E
 
 @requirement("DR-CON-05")
 def test_recorded_deployment_role_exists(recorded_role: Role, evidence: Evidence) -> None:
-    exists = recorded_role.exists
-    evidence.observed(get_role="found" if exists else "NoSuchEntity")
-    assert exists, f"{recorded_role.arn} is in continuity.deployment_roles but does not exist in IAM"
+    found = recorded_role.found_arn
+    evidence.observed(get_role=found or "NoSuchEntity")
+    assert found == recorded_role.arn, (
+        f"{recorded_role.arn} is in continuity.deployment_roles but "
+        + (f"IAM has {found} under that name" if found else "does not exist in IAM"))
     evidence.message = f"{recorded_role.arn} exists in IAM"
 
 

@@ -385,13 +385,16 @@ class Role:
         return None if response is None else dict(response.get("Role") or {})
 
     @property
-    def exists(self) -> bool:
-        """GetRole answers: True; NoSuchEntity: False; denied: Unobservable (never False)."""
+    def found_arn(self) -> str | None:
+        """The ARN of the role with this name, or None when there is none."""
         role = self._role
-        if role is not None and role.get("Arn") and role["Arn"] != self.arn:
-            # Same name, other path: not the role on record.
-            return False
-        return role is not None
+        return None if role is None else str(role.get("Arn") or self.arn)
+
+    @property
+    def exists(self) -> bool:
+        """GetRole answers with this ARN: True; NoSuchEntity, or the name under another path: False;
+        denied: Unobservable (never False)."""
+        return self.found_arn == self.arn
 
     @cached_property
     def trust_policy(self) -> TrustPolicy:

@@ -441,7 +441,12 @@ def scan(directories: list[tuple[str, Path]]) -> CodeScan:
             if path in seen:
                 continue
             directory = Directory(path)
-            for file in _terraform_files(path):
+            try:
+                files = _terraform_files(path)
+            except OSError as error:
+                directory.failures.append(ParseFailure(str(path), None, f"unreadable folder ({error.strerror})"))
+                files = []
+            for file in files:
                 _read_terraform(directory, file)
             for name in ("root.hcl", "terragrunt.hcl"):
                 if (path / name).is_file():
