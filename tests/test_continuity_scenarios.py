@@ -133,6 +133,17 @@ DENIED = {
 }
 
 
+def test_mfa_delete_disabled_as_real_s3_reports_it_fails(ready: Demo, tmp_path: Path) -> None:
+    def disabled(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["MFADelete"] = "Disabled"
+
+    outcome = run_checks(ready, tmp_path, "--dr-requirement", "DR-CON-04",
+                         hooks=[("after-call.s3.GetBucketVersioning", disabled)])
+    result = outcome.result("DR-CON-04", STATE_BUCKET)
+    assert result["status"] == "FAIL"
+    assert result["message"] == f"state bucket {STATE_BUCKET} MFADelete is Disabled, expected Enabled"
+
+
 @pytest.mark.parametrize("case", sorted(DENIED))
 def test_a_denied_read_is_an_error_naming_the_action(case: str, dr_ready: Outcome, ready: Demo,
                                                      tmp_path: Path) -> None:
