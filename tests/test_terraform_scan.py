@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spacelift_dr.demo.continuity import STATE_BUCKET, TERRAFORM_DIR
 from spacelift_dr.facts.terraform import literal, scan
@@ -164,3 +167,41 @@ def test_a_parse_error_does_not_echo_the_file(tmp_path: Path) -> None:
     failure = scan([("x", tmp_path)]).failures[0]
     assert failure.line == 3
     assert "hunter2" not in failure.reason
+
+
+def test_terragrunt_generate_blocks_write_backends(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "root.hcl": ('generate "backend" {\n  path = "backend.tf"\n  contents = <<EOT\nterraform {\n'
+                     '  backend "s3" {\n    bucket = "acme-generated"\n    region = "eu-west-1"\n  }\n}\nEOT\n}\n'),
+        "app/terragrunt.hcl": 'include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n',
+    })
+    module = scan([("x", tmp_path)]).modules[0]
+    assert module.name == "x/app"
+    assert module.backend is not None
+    assert module.backend.bucket == "acme-generated"
+
+
+def test_a_backend_makes_a_root_even_under_modules(tmp_path: Path) -> None:
+    write(tmp_path, {"modules/stack/main.tf": 'terraform {\n  backend "s3" {\n    bucket = "b"\n  }\n}\n'})
+    assert [m.name for m in scan([("x", tmp_path)]).modules] == ["x/modules/stack"]
+
+
+bucket_names = st.from_regex(r"[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]", fullmatch=True)
+regions = st.sampled_from(["eu-west-1", "us-east-1", "ap-southeast-2"])
+
+
+@given(bucket_names, regions, st.booleans())
+def test_backend_settings_read_the_same_from_hcl_and_json(bucket: str, region: str, lockfile: bool) -> None:
+    hcl = (f'terraform {{\n  backend "s3" {{\n    bucket = "{bucket}"\n    region = "{region}"\n'
+           f'    use_lockfile = {str(lockfile).lower()}\n  }}\n}}\n')
+    as_json = json.dumps({"terraform": {"backend": {"s3": {"bucket": bucket, "region": region,
+                                                            "use_lockfile": lockfile}}}})
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        write(root, {"hcl/main.tf": hcl, "json/main.tf.json": as_json})
+        backends = [m.backend for m in scan([("x", root)]).modules]
+    assert len(backends) == 2
+    for backend in backends:
+        assert backend is not None
+        found = (backend.bucket, backend.setting("region"), backend.setting("use_lockfile"))
+        assert found == (bucket, region, lockfile)

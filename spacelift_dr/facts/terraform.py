@@ -7,11 +7,13 @@ bucket here and the bucket has to be listed in ``continuity.state_buckets``.
 
 What counts as a root module (the unit that owns a state):
 
-- a directory of ``.tf``/``.tf.json`` files that declares a ``backend`` or ``cloud`` block, or declares
-  a ``provider`` block or any ``resource``/``data``/``module`` block, unless another scanned directory
-  calls it through a local ``source`` (``./…``, ``../…``) or it lies under a folder named ``modules``;
+- a directory of ``.tf``/``.tf.json`` files that declares a ``backend`` or ``cloud`` block; or that
+  declares a ``provider`` block or any ``resource``/``data``/``module`` block, unless another scanned
+  directory calls it through a local ``source`` (``./…``, ``../…``) or it lies under a folder named
+  ``modules``;
 - a Terragrunt unit: a ``terragrunt.hcl`` with a ``terraform`` or ``include`` block; its backend is its
-  own ``remote_state`` or, when it includes a parent, the nearest ``remote_state`` above it.
+  own ``remote_state`` (or a ``generate`` block writing a backend) or, when it includes a parent, the
+  nearest one above it.
 
 ``.terraform``, ``.terragrunt-cache`` and hidden folders are skipped.
 """
@@ -222,10 +224,8 @@ def parse_file(path: Path) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise TerraformParseError(ParseFailure(str(path), 1, "expected a JSON object at the top level"))
         return data
-    import hcl2
-
     try:
-        parsed = hcl2.loads(text)
+        parsed = hcl2_loads(text)
     except Exception as error:  # lark raises many kinds; each carries line/column when it knows them
         line = getattr(error, "line", None)
         column = getattr(error, "column", None)
@@ -235,7 +235,7 @@ def parse_file(path: Path) -> dict[str, Any]:
             (f" at column {column}" if isinstance(column, int) and column > 0 else "")
         raise TerraformParseError(ParseFailure(str(path), line if isinstance(line, int) and line > 0 else None,
                                                reason)) from None
-    return dict(parsed)
+    return parsed
 
 
 class TerraformParseError(Exception):
@@ -414,9 +414,41 @@ def _read_terragrunt(directory: Directory, path: Path) -> None:
         raw_config = body.get("config")
         config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
         directory.remote_state = Backend.from_body(str(backend_type or "unknown"), config, str(path))
+    if directory.remote_state is None:
+        # The other common way: a `generate` block writing a backend block into the unit.
+        for _, body in _labelled(data.get("generate", [])):
+            code = _heredoc(body.get("contents"))
+            if code is None or "backend" not in code:
+                continue
+            try:
+                generated = hcl2_loads(code)
+            except Exception:
+                directory.failures.append(ParseFailure(str(path), None, "a generate block's contents do not parse"))
+                continue
+            for block in _bodies(generated.get("terraform", [])):
+                for kind, backend in _labelled(block.get("backend", [])):
+                    directory.remote_state = Backend.from_body(kind, backend, str(path))
     if path.name == "terragrunt.hcl":
         directory.terragrunt_unit = bool(data.get("terraform")) or bool(data.get("include"))
         directory.terragrunt_includes = bool(data.get("include"))
+
+
+_HEREDOC = re.compile(r"^<<-?([A-Za-z_][A-Za-z0-9_]*)\r?\n(.*?)\r?\n\s*\1\s*$", re.DOTALL)
+
+
+def _heredoc(value: Any) -> str | None:
+    """The text of a heredoc attribute (python-hcl2 8 wraps it in quotes, 7 does not)."""
+    if not isinstance(value, str):
+        return None
+    text = value[1:-1] if len(value) >= 2 and value.startswith('"') and value.endswith('"') else value
+    match = _HEREDOC.match(text.strip())
+    return match.group(2) if match else None
+
+
+def hcl2_loads(text: str) -> dict[str, Any]:
+    import hcl2
+
+    return dict(hcl2.loads(text))
 
 
 def _under_modules_folder(path: Path, base: Path) -> bool:
@@ -467,8 +499,10 @@ def scan(directories: list[tuple[str, Path]]) -> CodeScan:
             if inherited is not None:
                 # Terragrunt fills a `backend "<type>" {}` placeholder of the code with remote_state's config.
                 backends = [b for b in backends if b.type != inherited.type] + [inherited]
-        tf_root = (bool(directory.backends) or directory.has_provider or directory.has_configuration) and \
-            path not in called and not _under_modules_folder(path, base.resolve())
+        # A declared backend makes a root wherever it is; otherwise a called or `modules/` folder is a child.
+        tf_root = bool(directory.backends) or (
+            (directory.has_provider or directory.has_configuration)
+            and path not in called and not _under_modules_folder(path, base.resolve()))
         if tf_root or terragrunt or directory.failures:
             result.modules.append(RootModule(name, str(path), tuple(directory.files), tuple(backends),
                                              tuple(directory.failures), terragrunt))
