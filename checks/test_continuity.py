@@ -163,7 +163,8 @@ def test_break_glass_role_is_ready(break_glass_role: Role, evidence: Evidence) -
                                  + ", expected aws:MultiFactorAuthPresent true required")
     assert mfa.with_mfa, (f"break-glass role {break_glass_role.name}'s trust policy lets no IAM principal assume it "
                           f"with MFA, expected users signing in with MFA to be trusted")
-    evidence.message = (f"{break_glass_role.name} has {len(attached) + len(inline)} permissions policies and "
+    count = len(attached) + len(inline)
+    evidence.message = (f"{break_glass_role.name} has {count} permissions polic{'y' if count == 1 else 'ies'} and "
                         f"requires MFA of {', '.join(mfa.with_mfa)}")
 
 

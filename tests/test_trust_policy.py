@@ -123,6 +123,13 @@ def test_external_id_conditions() -> None:
     assert can(like, USER, external_id="acme@stack-1")
 
 
+def test_the_reason_names_the_statement_whose_conditions_fail() -> None:
+    trust = policy({"Sid": "Spacelift", **allow({"AWS": ROOT}, {"StringEquals": {"sts:ExternalId": "acme"}})})
+    decision = trust.evaluate(Caller.from_principal(BREAK_GLASS))
+    assert decision.reason == ("Spacelift names it but its conditions do not hold for a request with MFA and "
+                               "no ExternalId")
+
+
 def test_conditions_it_cannot_evaluate_never_help() -> None:
     unknown = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
     allowed_if = policy(allow({"AWS": BREAK_GLASS}, unknown))

@@ -78,6 +78,12 @@ class Caller:
             return cls(account, None, mfa, external_id)
         return cls(account, principal, mfa, external_id)
 
+    def context(self) -> str:
+        mfa = {True: "with MFA", False: "without MFA", None: "without an MFA key"}[self.mfa]
+        external = "any ExternalId" if self.external_id is ANY_EXTERNAL_ID else (
+            "no ExternalId" if self.external_id is None else "another ExternalId")
+        return f"a request {mfa} and {external}"
+
     def _names(self) -> set[str]:
         """This caller's ARN and its equivalents (a role and the sessions of that role)."""
         if self.arn is None:
@@ -290,6 +296,10 @@ class TrustPolicy:
         if unclear:
             return Decision(False, f"only {', '.join(unclear)} might allow it, under conditions this suite "
                                    f"cannot evaluate", statements=tuple(unclear))
+        unmet = [s.label(i) for i, s in allows if s.covers_action(action) and s.names(caller)]
+        if unmet:
+            return Decision(False, f"{', '.join(unmet)} names it but its conditions do not hold for "
+                                   f"{caller.context()}", statements=tuple(unmet))
         return Decision(False, "no statement allows it")
 
     def human_principals(self, action: str = ASSUME_ROLE) -> list[str]:
