@@ -321,3 +321,14 @@ def test_an_unreachable_workstation_is_an_error(ready: Demo, tmp_path: Path) -> 
     result = outcome.result("DR-CON-08")
     assert result["status"] == "ERROR"
     assert result["message"].startswith("host:connect failed on ssh://dr-suite@127.0.0.1:1: unreachable")
+
+
+def test_an_unusable_required_version_makes_the_tools_unjudgeable(code: Path, ready: Demo, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    overrides = with_module(code, "odd", 'terraform {\n  required_version = "latest"\n}\nprovider "aws" {}\n')
+    monkeypatch.setenv("PATH", str(fake_tools(tmp_path / "bin", {"terraform": TERRAFORM_1_9, "aws": AWS_2})))
+    outcome = run_checks(ready, tmp_path, "-m", "continuity", overrides={**overrides, "hosts": ["local://"]})
+    result = outcome.result("DR-CON-08", "local://")
+    assert result["status"] == "ERROR"
+    assert result["message"].startswith(f"{code / 'odd' / 'main.tf'}: required_version: ")
+    assert outcome.status("DR-CON-01", "terraform/odd") == "FAIL"  # still judged: it declares no backend

@@ -136,6 +136,8 @@ def test_an_invalid_required_version_is_a_failure_not_ignored(tmp_path: Path) ->
     code = scan([("x", tmp_path)])
     assert code.required_versions == []
     assert "required_version" in code.failures[0].reason
+    assert code.modules[0].unparsed == []  # the backend question is still answerable
+    assert str(code.failures[0].unobservable()).startswith(f"{tmp_path / 'main.tf'}: required_version: ")
 
 
 def test_a_missing_directory_is_reported(tmp_path: Path) -> None:

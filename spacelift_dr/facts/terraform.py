@@ -202,11 +202,13 @@ class ParseFailure:
     file: str
     line: int | None
     reason: str
+    # False when the file parsed and only one value (a required_version) is unusable: no block is hidden.
+    whole_file: bool = True
 
     def unobservable(self) -> Unobservable:
         where = f"{self.file}, line {self.line}" if self.line else self.file
         error = Unobservable("terraform:parse", self.file, self.reason)
-        error.args = (f"could not parse {where}: {self.reason}",)
+        error.args = (f"could not parse {where}: {self.reason}" if self.whole_file else f"{where}: {self.reason}",)
         return error
 
 
@@ -322,6 +324,11 @@ class RootModule:
     def backend(self) -> Backend | None:
         return self.backends[0] if len(self.backends) == 1 else None
 
+    @property
+    def unparsed(self) -> list[ParseFailure]:
+        """Files of this module that could not be parsed at all (they may hide its backend)."""
+        return [f for f in self.failures if f.whole_file]
+
     def summary(self) -> dict[str, Any]:
         return {"path": self.path, "files": list(self.files), "terragrunt": self.terragrunt,
                 "backends": [b.summary() for b in self.backends]}
@@ -391,7 +398,8 @@ def _read_terraform(directory: Directory, path: Path) -> None:
                 try:
                     directory.required_versions.append(VersionRequirement.parse(text, str(path)))
                 except ValueError as error:
-                    directory.failures.append(ParseFailure(str(path), None, f"required_version: {error}"))
+                    directory.failures.append(ParseFailure(str(path), None, f"required_version: {error}",
+                                                           whole_file=False))
     if data.get("provider"):
         directory.has_provider = True
     if any(data.get(kind) for kind in ("resource", "data", "module")):
@@ -503,7 +511,7 @@ def scan(directories: list[tuple[str, Path]]) -> CodeScan:
         tf_root = bool(directory.backends) or (
             (directory.has_provider or directory.has_configuration)
             and path not in called and not _under_modules_folder(path, base.resolve()))
-        if tf_root or terragrunt or directory.failures:
+        if tf_root or terragrunt or any(f.whole_file for f in directory.failures):
             result.modules.append(RootModule(name, str(path), tuple(directory.files), tuple(backends),
                                              tuple(directory.failures), terragrunt))
     result.modules.sort(key=lambda m: m.name)
