@@ -281,7 +281,7 @@ def test_a_stack_role_missing_from_the_inventory_fails(spacelift: FakeSpacelift,
 @pytest.mark.parametrize(("mode", "secret", "operation"), [
     ("ok", "wrong-secret-value-0123", "spacelift:apiKeyUser"),
     ("5xx", KEY_SECRET, "spacelift:searchStacks"),
-])
+], ids=["invalid-key", "5xx"])
 def test_api_failures_are_errors(mode: str, secret: str, operation: str, spacelift: FakeSpacelift,
                                  ready: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DR_TEST_SPACELIFT_KEY_SECRET", secret)
