@@ -109,12 +109,4 @@ NOT_YET_IMPLEMENTED: frozenset[str] = frozenset({
     "DR-BRK-07",
     "DR-BRK-08",
     "DR-BRK-09",
-    "DR-CON-01",
-    "DR-CON-02",
-    "DR-CON-03",
-    "DR-CON-04",
-    "DR-CON-05",
-    "DR-CON-06",
-    "DR-CON-07",
-    "DR-CON-08",
 })

@@ -56,6 +56,12 @@ def _principal(value: str) -> str:
     return value
 
 
+def _endpoint(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+        raise ValueError("the Spacelift account URL, such as https://acme.app.spacelift.io")
+    return value
+
+
 def _bucket_kind(value: str) -> str:
     if not re.match(r"^[a-z][a-z0-9_]*$", value):
         raise ValueError("a bucket kind such as states or policy_inputs (OBJECT_STORAGE_BUCKET_<KIND>)")
@@ -68,6 +74,7 @@ EnvName = Annotated[StrictStr, AfterValidator(_env_name)]
 RoleArn = Annotated[StrictStr, AfterValidator(_role_arn)]
 Principal = Annotated[StrictStr, AfterValidator(_principal)]
 BucketKind = Annotated[StrictStr, AfterValidator(_bucket_kind)]
+Endpoint = Annotated[StrictStr, AfterValidator(_endpoint)]
 Threshold = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
 
 
@@ -125,7 +132,7 @@ class EncryptionSection(_Strict):
 
 
 class SpaceliftApi(_Strict):
-    endpoint: StrictStr | None = None
+    endpoint: Endpoint | None = None
     key_id_env: EnvName = "SPACELIFT_API_KEY_ID"
     key_secret_env: EnvName = "SPACELIFT_API_KEY_SECRET"
 

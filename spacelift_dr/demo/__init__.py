@@ -36,6 +36,7 @@ DEMO_GAPS: frozenset[str] = frozenset({
     "no-replication:run_logs",
     "no-failback:policy_inputs",
     "no-delete-markers:modules",
+    "state-mfa-delete-off",
 })
 
 # Secret values seeded into the demo: no output of the suite may contain them.
@@ -57,6 +58,8 @@ class Demo:
                 "account_id": ctx.account,
                 "discover": {"ecs_cluster": ctx.facts["ecs_cluster"]},
             },
+            # The shipped Terraform code tree and the roles the continuity seeder created.
+            "continuity": dict(ctx.facts["continuity"]),
         }, "<demo>")
 
     def install_fixups(self, register: Callable[[str, Callable[..., Any]], None]) -> None:

@@ -1,11 +1,122 @@
-"""The demo's continuity side. Placeholder until its checks land; seeds nothing yet."""
+"""The demo's continuity side: the Terraform state bucket its shipped code tree (``demo/terraform``) names,
+the roles its stacks deploy with, and a break-glass role.
+
+DR-ready: the state bucket is versioned, replicated to the backup region and MFA-delete protected; each
+deployment role trusts Spacelift (with an ExternalId) and the break-glass role; the break-glass role has a
+policy and trusts the account's users only with MFA. The Spacelift API is not configured (N/A).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from .context import SeedContext
 
-MUTATIONS: dict[str, str] = {}
+# The shipped code tree; its backend blocks name STATE_BUCKET in the primary region.
+TERRAFORM_DIR = Path(__file__).resolve().parent / "terraform"
+STATE_BUCKET = "spacelift-tfstate-ab12c"
+SPACELIFT_ACCOUNT = "324880187172"  # the AWS account Spacelift's workers assume roles from (SaaS)
+
+MUTATIONS: dict[str, str] = {
+    "state-versioning-suspended": "the Terraform state bucket's versioning was suspended",
+    "state-same-region-replication": "the Terraform state bucket replicates to a bucket in its own region",
+    "state-mfa-delete-off": "MFA delete was never enabled on the Terraform state bucket",
+    "deployment-role-missing": "the recorded network deployment role was deleted from IAM",
+    "deployment-role-trusts-only-spacelift": "the platform deployment role trusts only Spacelift",
+    "break-glass-without-mfa": "the break-glass role trusts the account's users without requiring MFA",
+    "break-glass-without-policies": "the break-glass role has no permissions policy",
+}
+
+
+def _statement(principal: str, condition: dict[str, Any] | None = None, sid: str = "") -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+    if sid:
+        statement["Sid"] = sid
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _state_bucket(ctx: SeedContext) -> None:
+    primary = ctx.client("s3", ctx.primary)
+    primary.create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": ctx.primary})
+    primary.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    same_region = ctx.mutated("state-same-region-replication")
+    replica_region = ctx.primary if same_region else ctx.backup
+    replica = f"{STATE_BUCKET}-{'copy' if same_region else 'dr'}"
+    backup = ctx.client("s3", replica_region)
+    backup.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": replica_region})
+    backup.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    configuration = {
+        "Role": f"arn:aws:iam::{ctx.account}:role/spacelift-tfstate-replication-{ctx.suffix}",
+        "Rules": [{"ID": "state-to-backup-region", "Status": "Enabled", "Priority": 1, "Filter": {},
+                   "DeleteMarkerReplication": {"Status": "Enabled"},
+                   "Destination": {"Bucket": f"arn:aws:s3:::{replica}"}}],
+    }
+    primary.put_bucket_replication(Bucket=STATE_BUCKET, ReplicationConfiguration=configuration)
+    ctx.replication_configurations[STATE_BUCKET] = configuration
+    if ctx.mutated("state-versioning-suspended"):
+        primary.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    if not ctx.mutated("state-mfa-delete-off"):
+        # MFA delete is enabled by the root user with a device code; moto accepts no such call and never
+        # reports MFADelete, so the demo replays what a real GetBucketVersioning would say.
+        _replay_mfa_delete(ctx, {STATE_BUCKET})
+
+
+def _replay_mfa_delete(ctx: SeedContext, buckets: set[str]) -> None:
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["dr_demo_versioning_bucket"] = params.get("Bucket")
+
+    def replay(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if context.get("dr_demo_versioning_bucket") in buckets and "Error" not in parsed:
+            parsed["MFADelete"] = "Enabled"
+
+    ctx.fixups.append(("before-parameter-build.s3.GetBucketVersioning", remember))
+    ctx.fixups.append(("after-call.s3.GetBucketVersioning", replay))
+
+
+def _role(ctx: SeedContext, name: str, statements: list[dict[str, Any]]) -> str:
+    iam = ctx.client("iam", ctx.primary)
+    document = {"Version": "2012-10-17", "Statement": statements}
+    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"])
+
+
+def _roles(ctx: SeedContext) -> None:
+    iam = ctx.client("iam", ctx.primary)
+    account_root = f"arn:aws:iam::{ctx.account}:root"
+    break_glass_name = f"spacelift-break-glass-{ctx.suffix}"
+    break_glass_arn = f"arn:aws:iam::{ctx.account}:role/{break_glass_name}"
+    mfa = None if ctx.mutated("break-glass-without-mfa") else {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    _role(ctx, break_glass_name, [_statement(account_root, mfa, "OperatorsWithMfa")])
+    if not ctx.mutated("break-glass-without-policies"):
+        policy = iam.create_policy(PolicyName=f"spacelift-break-glass-{ctx.suffix}", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                           "Resource": f"arn:aws:iam::{ctx.account}:role/spacelift-deploy-*"}]}))
+        iam.attach_role_policy(RoleName=break_glass_name, PolicyArn=policy["Policy"]["Arn"])
+
+    spacelift = _statement(f"arn:aws:iam::{SPACELIFT_ACCOUNT}:root",
+                           {"StringLike": {"sts:ExternalId": "demo@*"}}, "SpaceliftWorkers")
+    deployment_roles = []
+    for stack in ("network", "platform"):
+        name = f"spacelift-deploy-{stack}-{ctx.suffix}"
+        deployment_roles.append(f"arn:aws:iam::{ctx.account}:role/{name}")
+        if stack == "network" and ctx.mutated("deployment-role-missing"):
+            continue
+        statements = [spacelift]
+        if not (stack == "platform" and ctx.mutated("deployment-role-trusts-only-spacelift")):
+            statements.append(_statement(break_glass_arn, sid="BreakGlass"))
+        _role(ctx, name, statements)
+    ctx.facts["continuity"] = {
+        "terraform_dirs": [str(TERRAFORM_DIR)],
+        "deployment_roles": deployment_roles,
+        "break_glass_principals": [break_glass_arn],
+        "break_glass_role": break_glass_arn,
+    }
 
 
 def seed(ctx: SeedContext) -> None:
-    """Nothing to seed yet."""
+    _state_bucket(ctx)
+    _roles(ctx)

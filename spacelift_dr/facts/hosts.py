@@ -1,0 +1,104 @@
+"""Break-glass workstation facts through testinfra (``local://``, ``ssh://…``, ``docker://…``).
+
+A host that cannot be reached is :class:`Unobservable` (ERROR), never "tool missing". A tool that is
+absent is an observation (None); a tool that is there but whose version cannot be read is ERROR.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cached_property
+from typing import Any
+
+from ..errors import Unobservable
+from .terraform import Version
+
+_VERSION_IN_TEXT = {
+    "terraform": re.compile(r"Terraform v(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)"),
+    "tofu": re.compile(r"OpenTofu v(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)"),
+    "aws": re.compile(r"aws-cli/(\d+\.\d+\.\d+)"),
+}
+_VERSION_COMMAND = {"terraform": "terraform version", "tofu": "tofu version", "aws": "aws --version"}
+
+
+def version_from_output(tool: str, output: str) -> Version | None:
+    """The version a tool printed: ``terraform version -json`` or the text forms of each tool."""
+    text = output.strip()
+    if tool in ("terraform", "tofu") and text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = {}
+        found = data.get("terraform_version") if isinstance(data, dict) else None
+        if isinstance(found, str):
+            try:
+                return Version.parse(found)
+            except ValueError:
+                return None
+    match = _VERSION_IN_TEXT[tool].search(text)
+    return Version.parse(match.group(1)) if match else None
+
+
+class Workstation:
+    """A host from the config, reached through testinfra; each command runs once per run."""
+
+    def __init__(self, spec: str, host: Any = None) -> None:
+        self.spec = spec
+        self._host = host
+        self._versions: dict[str, Version | Unobservable | None] = {}
+
+    def _error(self, reason: str) -> Unobservable:
+        return Unobservable("host:connect", self.spec, reason)
+
+    @cached_property
+    def host(self) -> Any:
+        if self._host is not None:
+            return self._host
+        import testinfra
+
+        try:
+            return testinfra.get_host(self.spec)
+        except Exception as error:  # a bad spec or a missing backend dependency
+            raise self._error(f"{type(error).__name__}: {error}") from None
+
+    @cached_property
+    def reachable(self) -> bool:
+        """True, or Unobservable: a host that does not answer is never 'without tools'."""
+        try:
+            result = self.host.run("true")
+        except Unobservable:
+            raise
+        except Exception as error:
+            raise self._error(f"unreachable ({type(error).__name__}: {str(error)[:200]})") from None
+        if result.rc != 0:
+            raise self._error(f"a trivial command failed (exit {result.rc})")
+        return True
+
+    def tool_version(self, tool: str) -> Version | None:
+        """The installed version of ``terraform``, ``tofu`` or ``aws``; None when it is not installed."""
+        if tool not in self._versions:
+            try:
+                self._versions[tool] = self._read_version(tool)
+            except Unobservable as error:
+                self._versions[tool] = error
+        found = self._versions[tool]
+        if isinstance(found, Unobservable):
+            raise found
+        return found
+
+    def _read_version(self, tool: str) -> Version | None:
+        assert self.reachable
+        try:
+            if not self.host.exists(tool):
+                return None
+            result = self.host.run(_VERSION_COMMAND[tool])
+        except Exception as error:
+            raise Unobservable(f"host:{tool}", self.spec, f"{type(error).__name__}: {str(error)[:200]}") from None
+        output = f"{result.stdout}\n{result.stderr}"
+        version = version_from_output(tool, output)
+        if version is None:
+            raise Unobservable(f"host:{tool}", self.spec,
+                               f"`{_VERSION_COMMAND[tool]}` (exit {result.rc}) printed no version: "
+                               f"{output.strip()[:120]!r}")
+        return version
