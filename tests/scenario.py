@@ -138,6 +138,7 @@ def denied(operation: str, service: str, code: str = "AccessDenied",
 
     class _Http:
         status_code = 403 if code in {"AccessDenied", "AccessDeniedException"} else 400
+        raw = None  # botocore's GetBucketLocation handler reads it; no raw body means "already parsed"
 
     def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["dr_test_params"] = dict(params)

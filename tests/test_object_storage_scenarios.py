@@ -76,6 +76,11 @@ def test_each_denied_read_turns_its_check_into_error(operation: str, requirement
     statuses = {r["status"] for r in outcome.results}
     assert statuses <= {"ERROR", "N/A"}
     assert "ERROR" in statuses
+    action = {"HeadBucket": "s3:ListBucket", "GetBucketEncryption": "s3:GetEncryptionConfiguration"}.get(
+        operation, f"s3:{operation}")
+    for result in outcome.results:
+        if result["status"] == "ERROR":
+            assert result["message"].startswith(f"{action} denied on "), result["message"]
 
 
 def test_discovery_denied_makes_every_check_error(moto: DemoServer, tmp_path: Path) -> None:
