@@ -50,12 +50,12 @@ def test_catalogue_has_exactly_the_ids_of_the_specification() -> None:
     assert list(catalogue()) == spec_ids
 
 
-def test_every_requirement_is_implemented_once_or_listed_as_not_yet() -> None:
+def test_every_requirement_is_implemented_or_listed_as_not_yet() -> None:
+    # A requirement with two parts (e.g. DR-CON-01: code directories and API stacks) may have a check per
+    # part; their results stay apart by resource (result ids are unique: see test_demo_run).
     implemented = implemented_requirements()
     unknown = set(implemented) - set(catalogue())
     assert not unknown, f"checks name IDs outside the catalogue: {sorted(unknown)}"
-    duplicated = {req: checks for req, checks in implemented.items() if len(checks) > 1}
-    assert not duplicated, f"a requirement is implemented by more than one check: {duplicated}"
     both = set(implemented) & NOT_YET_IMPLEMENTED
     assert not both, f"implemented but still listed as not yet implemented: {sorted(both)}"
     neither = set(catalogue()) - set(implemented) - NOT_YET_IMPLEMENTED
