@@ -31,25 +31,27 @@ def test_stateless_service_exists_and_is_readable(service_role: str, installatio
 
 
 @requirement("DR-SVC-02")
-def test_stateless_service_keeps_no_data_of_its_own(task_definition: Service, evidence: Evidence) -> None:
-    mounts = persistent_mounts(task_definition)
-    evidence.observed(volumes=[v.get("name") for v in task_definition.volumes], persistent_mounts=mounts)
-    assert not mounts, (f"{task_definition.role} mounts " + "; ".join(f"{m['kind']} (volume {m['volume']} at "
-                                                                      f"{m['mounted_at']})" for m in mounts)
-                        + ", expected no persistent volume")
-    evidence.message = f"{task_definition.role} mounts no EFS, FSx, host-path or shared Docker volume"
+def test_stateless_services_keep_no_data_of_their_own(task_definitions: list[Service], evidence: Evidence) -> None:
+    mounts = {s.role: persistent_mounts(s) for s in task_definitions}
+    evidence.observed(volumes={s.role: [v.get("name") for v in s.volumes] for s in task_definitions},
+                      persistent_mounts={role: found for role, found in mounts.items() if found})
+    problems = [f"{role} mounts {m['kind']} (volume {m['volume']} at {m['mounted_at']})"
+                for role, found in mounts.items() for m in found]
+    assert not problems, "; ".join(problems) + ", expected no persistent volume"
+    evidence.message = f"{', '.join(mounts)} mount no EFS, FSx, host-path or shared Docker volume"
 
 
 @requirement("DR-SVC-03")
-def test_images_can_be_pulled_in_backup_region(task_definition: Service, service_facts: ServiceFacts,
+def test_images_can_be_pulled_in_backup_region(task_definitions: list[Service], service_facts: ServiceFacts,
                                                installation: Installation, evidence: Evidence) -> None:
     backup = installation.backup_region
-    images = [Image.parse(c.image) for c in task_definition.containers]
-    evidence.observed(images=[i.summary() for i in images])
-    in_ecr = [i for i in images if i.in_private_ecr]
+    images = {c.image: Image.parse(c.image) for s in task_definitions for c in s.containers}
+    evidence.observed(images=[i.summary() for i in images.values()])
+    in_ecr = [i for i in images.values() if i.in_private_ecr]
     if not in_ecr:
-        raise NotApplicable(f"{task_definition.role} uses no image from a private ECR registry "
-                            f"({', '.join(sorted({i.registry for i in images}))} are not region-bound)")
+        raise NotApplicable(f"no image of {', '.join(s.role for s in task_definitions)} is in a private ECR "
+                            f"registry ({', '.join(sorted({i.registry for i in images.values()}))} are not "
+                            f"region-bound)")
     unreachable, covered = [], {}
     for image in in_ecr:
         if image.ecr_region == backup:
@@ -63,7 +65,7 @@ def test_images_can_be_pulled_in_backup_region(task_definition: Service, service
         "; ".join(f"{i.repository} in {i.ecr_region} has no registry replication rule to {backup}"
                   for i in unreachable) + f" (expected a rule whose destination is {backup} and whose "
                                           f"repository filters match)")
-    evidence.message = f"every ECR image of {task_definition.role} is replicated to {backup}"
+    evidence.message = f"every ECR image of {', '.join(s.role for s in task_definitions)} is replicated to {backup}"
 
 
 @requirement("DR-SVC-04")
