@@ -152,6 +152,8 @@ def test_records_to_ip_addresses_or_unknown_load_balancers_are_dangling() -> Non
              "ResourceRecords": [{"Value": "gone-123.eu-west-1.elb.amazonaws.com"}]},
             {"Name": "ok.example.com.", "Type": "CNAME", "TTL": 60,
              "ResourceRecords": [{"Value": "live-1.eu-central-1.elb.amazonaws.com"}]},
+            {"Name": "\\052.example.com.", "Type": "CNAME", "TTL": 900,
+             "ResourceRecords": [{"Value": "live-1.eu-central-1.elb.amazonaws.com"}]},
         ],
         "DescribeLoadBalancers": lambda region, _: [{"LoadBalancerArn": f"arn:{region}", "LoadBalancerName": "live",
                                                     "DNSName": f"live-1.{region}.elb.amazonaws.com",
@@ -167,6 +169,10 @@ def test_records_to_ip_addresses_or_unknown_load_balancers_are_dangling() -> Non
     assert live.load_balancers[0] is not None
     assert live.load_balancers[0].region == "eu-central-1"
     assert facts.routes("www.other.org") == {}
+    # A name without its own record is answered by the zone's wildcard record.
+    (wildcard,) = next(iter(facts.routes("spacelift-mqtt.example.com").values()))
+    assert (wildcard.record.name, wildcard.record.ttl) == ("*.example.com", 900)
+    assert next(iter(facts.routes("a.b.example.com").values())) == []
 
 
 def test_certificate_days_and_coverage() -> None:

@@ -199,7 +199,9 @@ class RecordSet:
             targets = tuple(str(r.get("Value", "")).strip().rstrip(".").lower()
                             for r in record.get("ResourceRecords") or [])
         ttl = record.get("TTL")
-        return cls(name=normalise_dns(record["Name"]), type=str(record["Type"]), alias=bool(alias),
+        # Route 53 returns a wildcard record's asterisk as the octal escape \052.
+        name = normalise_dns(str(record["Name"]).replace("\\052", "*"))
+        return cls(name=name, type=str(record["Type"]), alias=bool(alias),
                    targets=targets, record_ttl=int(ttl) if ttl is not None else None,
                    set_identifier=record.get("SetIdentifier"))
 
@@ -408,7 +410,10 @@ class BrokerFacts:
         host = normalise_dns(host)
         found: dict[HostedZone, list[Route]] = {}
         for zone in self.zones_for(host):
-            records = [r for r in self.records(zone) if r.name == host and r.routes_traffic]
+            answering = [r for r in self.records(zone) if r.routes_traffic]
+            records = [r for r in answering if r.name == host]
+            if not records:  # DNS answers from a wildcard record only when no record has the exact name
+                records = [r for r in answering if r.name.startswith("*.") and name_covers(r.name, host)]
             found[zone] = [Route(zone, r, tuple(self.load_balancer_by_dns(t) for t in r.targets)) for r in records]
         return found
 
