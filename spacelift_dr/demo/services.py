@@ -9,6 +9,9 @@ from .context import SeedContext
 
 MUTATIONS: dict[str, str] = {
     "no-scheduler-service": "the scheduler ECS service does not exist",
+    "efs-volume:server": "the server task definition mounts an EFS file system",
+    "no-registry-replication": "the ECR registry has no replication rule to the backup region",
+    "unreplicated-secret:shared": "the shared-secrets secret has no replica in the backup region",
 }
 
 COMMANDS = {"server": ["spacelift", "backend", "server"], "drain": ["spacelift", "backend", "drain"],
@@ -26,14 +29,30 @@ def _secret(ctx: SeedContext, name: str, value: str) -> str:
     return str(secrets.create_secret(Name=name, SecretString=value)["ARN"])
 
 
+def _registry(ctx: SeedContext) -> None:
+    """The backend and launcher repositories, replicated to the backup region when DR-ready."""
+    ecr = ctx.client("ecr")
+    for kind in ("backend", "launcher"):
+        ecr.create_repository(repositoryName=f"spacelift-{kind}-{ctx.suffix}")
+    if not ctx.mutated("no-registry-replication"):
+        ecr.put_replication_configuration(replicationConfiguration={"rules": [{
+            "destinations": [{"region": ctx.backup, "registryId": ctx.account}],
+            "repositoryFilters": [{"filter": "spacelift-", "filterType": "PREFIX_MATCH"}]}]})
+
+
 def seed(ctx: SeedContext) -> None:
     ecr_backend = f"{ctx.account}.dkr.ecr.{ctx.primary}.amazonaws.com/spacelift-backend-{ctx.suffix}"
+    _registry(ctx)
     database_host = ctx.facts.get("database", {}).get(
         "writer_endpoint", f"spacelift-{ctx.suffix}.cluster-demo.{ctx.primary}.rds.amazonaws.com")
     dsn = f"postgres://spacelift:{DEMO_DB_PASSWORD}@{database_host}:5432/spacelift?statement_cache_capacity=0"
     db_secret = _secret(ctx, f"spacelift/db-conn-string-{ctx.suffix}", json.dumps({"DATABASE_URL": dsn}))
     shared_secret = _secret(ctx, f"spacelift/shared-secrets-{ctx.suffix}", '{"LICENSE_TOKEN": "demo-license"}')
     ctx.facts["secrets"] = {"database": db_secret, "shared": shared_secret}
+    for kind, arn in ctx.facts["secrets"].items():
+        if not ctx.mutated(f"unreplicated-secret:{kind}"):
+            ctx.client("secretsmanager").replicate_secret_to_regions(
+                SecretId=arn, AddReplicaRegions=[{"Region": ctx.backup}])
     ctx.secrets.setdefault("DATABASE_URL", f"{db_secret}:DATABASE_URL::")
     ctx.secrets.setdefault("LICENSE_TOKEN", f"{shared_secret}:LICENSE_TOKEN::")
 
@@ -66,14 +85,19 @@ def seed(ctx: SeedContext) -> None:
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
             "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(ctx.secrets.items())],
         }
+        volumes: list[dict[str, Any]] = []
+        if ctx.mutated(f"efs-volume:{role}"):
+            volumes.append({"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-0123456789abcdef0"}})
+            container["mountPoints"] = [{"sourceVolume": "data", "containerPath": "/var/lib/spacelift"}]
         cpu, memory = RESOURCES[role]
         registered = ecs.register_task_definition(
             family=f"{role}-{ctx.suffix}", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
-            cpu=cpu, memory=memory, containerDefinitions=[container])
+            cpu=cpu, memory=memory, containerDefinitions=[container], volumes=volumes)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         task_definitions[role] = arn
         if role == "scheduler" and ctx.mutated("no-scheduler-service"):
             continue
         ecs.create_service(cluster=ctx.facts["ecs_cluster"], serviceName=role, taskDefinition=arn,
-                           desiredCount=3, launchType="FARGATE")
+                           desiredCount=3, launchType="FARGATE",
+                           loadBalancers=ctx.facts.get("load_balancers", {}).get(role, []))
     ctx.facts["task_definitions"] = task_definitions

@@ -1,0 +1,242 @@
+"""Facts about what replacement services would need in the backup region: their task definitions'
+volumes, where their images come from (and the ECR registry's replication), and their secrets' replicas.
+
+Parsing and decisions are pure; :class:`ServiceFacts` makes the reads once per run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..aws import AwsAccess
+from ..errors import Unobservable
+from ..installation import Service
+from .s3 import arn_region
+
+_ECR_PRIVATE = re.compile(
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2})"
+    r"\.amazonaws\.com(\.cn)?$")
+DOCKER_HUB = "docker.io"
+
+
+# -- volumes -------------------------------------------------------------------------------------------
+
+
+def persistent_kind(volume: dict[str, Any]) -> str | None:
+    """What makes a task-definition volume outlive its task, or None for an ephemeral one.
+
+    EFS and FSx file systems and host paths keep data; a Docker volume does when it is ``shared``
+    (``task``-scoped Docker volumes and bind mounts without a source path die with the task).
+    """
+    if volume.get("efsVolumeConfiguration"):
+        return "EFS file system " + str(volume["efsVolumeConfiguration"].get("fileSystemId", "?"))
+    if volume.get("fsxWindowsFileServerVolumeConfiguration"):
+        return "FSx file system " + str(volume["fsxWindowsFileServerVolumeConfiguration"].get("fileSystemId", "?"))
+    host = volume.get("host") or {}
+    if host.get("sourcePath"):
+        return f"host path {host['sourcePath']}"
+    docker = volume.get("dockerVolumeConfiguration")
+    if docker and docker.get("scope") == "shared":
+        return "shared Docker volume" + (f" (driver {docker['driver']})" if docker.get("driver") else "")
+    return None
+
+
+def persistent_mounts(service: Service) -> list[dict[str, str]]:
+    """The persistent volumes some container of the task definition mounts."""
+    mounted: dict[str, list[str]] = {}
+    for container in service.containers:
+        for point in container.mount_points:
+            source = point.get("sourceVolume")
+            if source:
+                mounted.setdefault(str(source), []).append(f"{container.name}:{point.get('containerPath', '?')}")
+    found = []
+    for volume in service.volumes:
+        kind = persistent_kind(volume)
+        name = str(volume.get("name", ""))
+        if kind and name in mounted:
+            found.append({"volume": name, "kind": kind, "mounted_at": ", ".join(mounted[name])})
+    return found
+
+
+# -- images --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Image:
+    """A container image reference split into registry and repository (Docker's rules)."""
+
+    reference: str
+    registry: str
+    repository: str
+
+    @classmethod
+    def parse(cls, reference: str) -> Image:
+        name = reference.split("@", 1)[0]
+        last = name.rsplit("/", 1)[-1]
+        if ":" in last:  # a tag (a colon before the last slash is a registry port)
+            name = name[: len(name) - len(last)] + last.split(":", 1)[0]
+        first, slash, rest = name.partition("/")
+        if slash and ("." in first or ":" in first or first == "localhost"):
+            return cls(reference, first.lower(), rest)
+        repository = name if slash else f"library/{name}"
+        return cls(reference, DOCKER_HUB, repository)
+
+    @property
+    def _ecr(self) -> re.Match[str] | None:
+        return _ECR_PRIVATE.match(self.registry)
+
+    @property
+    def in_private_ecr(self) -> bool:
+        """In a private ECR registry, which lives in one region of one account."""
+        return self._ecr is not None
+
+    @property
+    def ecr_region(self) -> str | None:
+        match = self._ecr
+        return match.group("region") if match else None
+
+    @property
+    def ecr_account(self) -> str | None:
+        match = self._ecr
+        return match.group("account") if match else None
+
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"image": self.reference, "registry": self.registry, "repository": self.repository}
+        if self.in_private_ecr:
+            data.update(ecr_account=self.ecr_account, ecr_region=self.ecr_region)
+        return data
+
+
+@dataclass(frozen=True)
+class RegistryReplicationRule:
+    destinations: tuple[tuple[str, str], ...]  # (region, registryId)
+    filters: tuple[tuple[str, str], ...]  # (filter, filterType)
+
+    @classmethod
+    def from_api(cls, rule: dict[str, Any]) -> RegistryReplicationRule:
+        return cls(
+            destinations=tuple((str(d.get("region", "")), str(d.get("registryId", "")))
+                               for d in rule.get("destinations") or []),
+            filters=tuple((str(f.get("filter", "")), str(f.get("filterType", "")))
+                          for f in rule.get("repositoryFilters") or []),
+        )
+
+    def matches(self, repository: str) -> bool:
+        """No filter matches every repository; PREFIX_MATCH filters match by name prefix."""
+        if not self.filters:
+            return True
+        return any(kind == "PREFIX_MATCH" and repository.startswith(value) for value, kind in self.filters)
+
+    def replicates_to(self, region: str) -> bool:
+        return any(dest_region == region for dest_region, _ in self.destinations)
+
+    def summary(self) -> dict[str, Any]:
+        return {"destinations": [{"region": r, "registryId": a} for r, a in self.destinations],
+                "repositoryFilters": [{"filter": f, "filterType": t} for f, t in self.filters]}
+
+
+@dataclass(frozen=True)
+class RegistryReplication:
+    """``DescribeRegistry``'s replication configuration of one registry (account and region)."""
+
+    registry_id: str
+    rules: tuple[RegistryReplicationRule, ...]
+
+    @classmethod
+    def from_api(cls, response: dict[str, Any]) -> RegistryReplication:
+        configuration = response.get("replicationConfiguration") or {}
+        return cls(registry_id=str(response.get("registryId", "")),
+                   rules=tuple(RegistryReplicationRule.from_api(r) for r in configuration.get("rules") or []))
+
+    def rules_replicating(self, repository: str, region: str) -> list[RegistryReplicationRule]:
+        return [r for r in self.rules if r.matches(repository) and r.replicates_to(region)]
+
+
+# -- secrets -------------------------------------------------------------------------------------------
+
+
+def secret_arn(value_from: str) -> str | None:
+    """The Secrets Manager secret ARN of a ``valueFrom``, without the ``:json-key:stage:version`` part.
+
+    ``arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:DATABASE_URL::`` → ``…:secret:db-AbCdEf``.
+    SSM parameters (``arn:aws:ssm:…`` or a bare parameter name) are not Secrets Manager secrets: None.
+    """
+    parts = value_from.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "secretsmanager" or parts[5] != "secret":
+        return None
+    return ":".join(parts[:7])
+
+
+def secret_name(arn: str) -> str:
+    """The secret's name: the ARN's last field without the six characters Secrets Manager appends."""
+    return re.sub(r"-[A-Za-z0-9]{6}$", "", arn.split(":secret:", 1)[-1])
+
+
+@dataclass(frozen=True)
+class SecretReplica:
+    region: str
+    status: str
+    message: str | None
+
+    @property
+    def in_sync(self) -> bool:
+        return self.status == "InSync"
+
+
+@dataclass(frozen=True)
+class SecretReplication:
+    """``DescribeSecret``: where the secret lives and its replicas' status."""
+
+    arn: str
+    name: str
+    primary_region: str | None
+    replicas: tuple[SecretReplica, ...]
+
+    @classmethod
+    def from_api(cls, response: dict[str, Any]) -> SecretReplication:
+        return cls(arn=str(response.get("ARN", "")), name=str(response.get("Name", "")),
+                   primary_region=response.get("PrimaryRegion") or arn_region(response.get("ARN")),
+                   replicas=tuple(SecretReplica(str(r.get("Region", "")), str(r.get("Status", "")),
+                                                r.get("StatusMessage"))
+                                  for r in response.get("ReplicationStatus") or []))
+
+    def replica_in(self, region: str) -> SecretReplica | None:
+        return next((r for r in self.replicas if r.region == region), None)
+
+    def summary(self) -> dict[str, Any]:
+        return {"Name": self.name, "PrimaryRegion": self.primary_region,
+                "ReplicationStatus": [{"Region": r.region, "Status": r.status, "StatusMessage": r.message}
+                                      for r in self.replicas]}
+
+
+# -- reads ---------------------------------------------------------------------------------------------
+
+
+class ServiceFacts:
+    """ECR and Secrets Manager reads for the replacement-service checks, each made once per run."""
+
+    def __init__(self, aws: AwsAccess) -> None:
+        self._aws = aws
+
+    def registry_replication(self, image: Image) -> RegistryReplication:
+        """The replication configuration of the registry holding ``image`` (a private ECR image)."""
+        region = image.ecr_region
+        assert region is not None, "only private ECR images have a registry replication configuration"
+        response = self._aws.call("ecr", region, "DescribeRegistry",
+                                  resource=f"ecr registry {image.ecr_account} in {region}")
+        assert response is not None
+        replication = RegistryReplication.from_api(response)
+        if replication.registry_id and image.ecr_account and replication.registry_id != image.ecr_account:
+            # DescribeRegistry only describes the caller's own registry: another account's is unobservable.
+            raise Unobservable("ecr:DescribeRegistry", f"ecr registry {image.ecr_account} in {region}",
+                               f"the image is in account {image.ecr_account}'s registry, the credentials "
+                               f"read account {replication.registry_id}'s")
+        return replication
+
+    def secret(self, arn: str) -> SecretReplication | None:
+        """The secret's replication, or None when the referenced secret does not exist."""
+        response = self._aws.call("secretsmanager", arn_region(arn) or "us-east-1", "DescribeSecret",
+                                  resource=arn, absent=("ResourceNotFoundException",), SecretId=arn)
+        return None if response is None else SecretReplication.from_api(response)
