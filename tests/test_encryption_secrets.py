@@ -38,7 +38,7 @@ def forbidden_forms(key: rsa.RSAPrivateKey, value: str) -> set[str]:
     return forms
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(bits=st.sampled_from([1024, 2048]), given_as=st.sampled_from(["secret", "plain env", "config"]),
        passphrase=st.booleans(), allow=st.booleans())
 def test_rsa_private_key_never_appears_in_any_output(bits: int, given_as: str, passphrase: bool, allow: bool,

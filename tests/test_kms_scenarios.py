@@ -128,7 +128,7 @@ def test_key_ids_in_every_form_resolve_to_the_same_key(form: str, moto: DemoServ
     client(demo, "kms").create_alias(AliasName="alias/spacelift-encryption", TargetKeyId=key["id"])
     value = {"key id": key["id"], "alias name": "alias/spacelift-encryption",
              "alias arn": "arn:aws:kms:eu-west-1:123456789012:alias/spacelift-encryption"}[form]
-    outcome = run_checks(demo, tmp_path, "-m", "encryption",
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-02,DR-KMS-03,DR-KMS-04",
                          overrides={"installation": {"settings": {ENC: value}}})
     for requirement in ("DR-KMS-02", "DR-KMS-03", "DR-KMS-04"):
         result = outcome.result(requirement, ENC)

@@ -129,20 +129,19 @@ def test_denied_escrow_description_is_an_error(moto: DemoServer, tmp_path: Path)
 
 
 @pytest.mark.parametrize(("mode", "key", "status", "message"), [
+    # Other modes, a missing file and raw PEM files are covered on the facts (tests/test_rsa_facts.py).
     (0o600, "running", "PASS", ""),
     (0o644, "running", "FAIL", "has mode 0644, expected 0600 or stricter"),
-    (0o400, "other", "FAIL", "holds another key"),
-    (None, "running", "FAIL", "no escrow file"),
+    (0o600, "other", "FAIL", "holds another key"),
 ])
-def test_escrow_file_on_a_host(mode: int | None, key: str, status: str, message: str, moto: DemoServer,
+def test_escrow_file_on_a_host(mode: int, key: str, status: str, message: str, moto: DemoServer,
                                tmp_path: Path) -> None:
     demo = seed(moto.url, ["rsa-mode", "rsa-escrow-missing"])
     path = tmp_path / "escrow" / "spacelift-rsa.key"
     path.parent.mkdir()
-    if mode is not None:
-        path.write_text(demo.context.facts["rsa"]["value"] if key == "running"
-                        else encoded_key(rsa_private_key(2048, "other")))
-        os.chmod(path, mode)
+    path.write_text(demo.context.facts["rsa"]["value"] if key == "running"
+                    else encoded_key(rsa_private_key(2048, "other")))
+    os.chmod(path, mode)
     overrides = {"encryption": {"rsa_escrow": {"host_path": str(path)}, "allow_reading_rsa_secret": True},
                  "hosts": ["local://"]}
     outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-RSA-02", overrides=overrides)

@@ -36,6 +36,7 @@ DEMO_GAPS: frozenset[str] = frozenset({
     "no-replication:run_logs",
     "no-failback:policy_inputs",
     "no-delete-markers:modules",
+    "single-region-signing-key",
 })
 
 # Secret values seeded into the demo: no output of the suite may contain them.
