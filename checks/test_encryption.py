@@ -112,6 +112,7 @@ def test_critical_bucket_key_is_in_backup_region(critical_bucket: Bucket, kms_fa
     if encryption.uses_kms:
         # SSE-KMS without a key ID is the AWS-managed aws/s3 key, which is single-region.
         key = kms_facts.key(encryption.kms_key_id or "alias/aws/s3")
+        evidence.observed(default_key=key.metadata.summary())
         problem = key.problem_in(backup)
         if problem:
             problems.append(f"default encryption key: {problem}")

@@ -109,7 +109,7 @@ def test_encryption_type_behind_a_secret_is_an_error(moto: DemoServer, tmp_path:
     demo = seed(moto.url)
     outcome = run_checks(demo, tmp_path, "-m", "encryption",
                          hooks=[("after-call.ecs.DescribeTaskDefinition", _type_as_secret)])
-    for requirement in ("DR-KMS-01", "DR-KMS-02", "DR-RSA-01"):
+    for requirement in ("DR-KMS-01", "DR-KMS-02", "DR-RSA-01", "DR-RSA-03"):
         assert outcome.status(requirement, "" if requirement != "DR-KMS-02" else ENC) == "ERROR"
     assert "ENCRYPTION_TYPE is a secret reference" in outcome.result("DR-KMS-01")["message"]
 

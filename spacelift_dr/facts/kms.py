@@ -9,7 +9,6 @@ ID in that region.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -134,9 +133,12 @@ class Key:
     def __repr__(self) -> str:
         return f"Key({self.key_id!r})"
 
-    @cached_property
+    @property
     def metadata(self) -> KeyMetadata:
-        """``DescribeKey``; a key that does not exist (or an alias without a key) is unobservable."""
+        """``DescribeKey``; a key that does not exist (or an alias without a key) is unobservable.
+
+        Not cached here: the run's cache answers repeats, and each check then records the read it rests on.
+        """
         found = self._facts.describe(self.key_id, self.region)
         if found is None:
             raise Unobservable("kms:DescribeKey", self.key_id,
@@ -187,7 +189,7 @@ class Key:
             return f"its copy {copy.arn} in {region} is {copy.key_state}"
         return None
 
-    @cached_property
+    @property
     def rotation_enabled(self) -> bool | None:
         """Automatic rotation of the primary copy; None where rotation does not apply (asymmetric keys).
 

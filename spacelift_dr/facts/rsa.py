@@ -309,8 +309,8 @@ class RsaKeys:
     def _escrow_secret(self, secret_id: str, running: SecretReference | None, configured: bool) -> EscrowCopy:
         backup = self._installation.backup_region
         described = self.describe_secret(secret_id)
-        origin = {"configured": "encryption.rsa_escrow.secret_id" if configured else
-                  f"none: the secret {RSA_SETTING} is taken from"}
+        origin = {"source": "encryption.rsa_escrow.secret_id" if configured else
+                  f"the secret {RSA_SETTING} comes from (no escrow secret configured)"}
         if described is None or described.deleted:
             state = "does not exist" if described is None else "is scheduled for deletion"
             return EscrowCopy("secret", secret_id, f"escrow secret {secret_id} {state}", None,
