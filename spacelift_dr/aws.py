@@ -56,6 +56,10 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"}),
 }
 
+# Reading a secret's value is never on the list: only a config with encryption.allow_reading_rsa_secret
+# true adds this, so that DR-RSA-01/02 can fingerprint the RSA key the services take from a secret.
+SECRET_VALUE_READ: dict[str, Collection[str]] = {"secretsmanager": frozenset({"GetSecretValue"})}
+
 # Where the IAM action differs from the API operation name (S3's older naming).
 _IAM_ACTION = {
     ("s3", "HeadBucket"): "s3:ListBucket",

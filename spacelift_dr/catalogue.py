@@ -88,13 +88,4 @@ NOT_YET_IMPLEMENTED: frozenset[str] = frozenset({
     "DR-DB-07",
     "DR-DB-08",
     "DR-QUE-01",
-    "DR-KMS-01",
-    "DR-KMS-02",
-    "DR-KMS-03",
-    "DR-KMS-04",
-    "DR-KMS-05",
-    "DR-KMS-06",
-    "DR-RSA-01",
-    "DR-RSA-02",
-    "DR-RSA-03",
 })

@@ -1,0 +1,245 @@
+"""KMS (DR-KMS-01 … 06) against a seeded moto server: PASS when DR-ready, FAIL for exactly what a mutation
+breaks, ERROR when a read is denied or the database cannot be found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from spacelift_dr.demo import Demo, DemoServer, seed
+from tests.scenario import Outcome, denied, run_checks
+
+ENC = "ENCRYPTION_KMS_ENCRYPTION_KEY_ID"
+SIG = "ENCRYPTION_KMS_SIGNING_KEY_ID"
+RSA = "ENCRYPTION_RSA_PRIVATE_KEY"
+STATES = "spacelift-states-ab12c"
+BUCKETS = ("spacelift-modules-ab12c", "spacelift-policy-inputs-ab12c", "spacelift-run-logs-ab12c", STATES)
+CLUSTER = "spacelift-ab12c"
+
+
+def client(demo: Demo, service: str, region: str = "eu-west-1") -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=demo.endpoint_url,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def encryption_verdicts(outcome: Outcome) -> dict[str, str]:
+    return {k: v for k, v in outcome.verdicts.items() if k.startswith(("DR-KMS", "DR-RSA"))}
+
+
+def test_dr_ready_kms_setup_passes(dr_ready: Outcome) -> None:
+    expected = {
+        "DR-KMS-01:ENCRYPTION_TYPE": "PASS",
+        f"DR-KMS-02:{ENC}": "PASS", f"DR-KMS-03:{ENC}": "PASS", f"DR-KMS-04:{ENC}": "PASS",
+        f"DR-KMS-04:{SIG}": "PASS", f"DR-KMS-05:{SIG}": "PASS",
+        **{f"DR-KMS-06:{bucket}": "PASS" for bucket in BUCKETS},
+        # The demo names the database only through a DATABASE_URL secret: the suite says what to configure.
+        "DR-KMS-06:database": "ERROR",
+        f"DR-RSA-01:{RSA}": "N/A", f"DR-RSA-02:{RSA}": "N/A", f"DR-RSA-03:{RSA}": "N/A",
+    }
+    assert encryption_verdicts(dr_ready) == expected
+    database = dr_ready.result("DR-KMS-06", "database")
+    assert "set database.cluster_identifier" in database["message"]
+    key = dr_ready.result("DR-KMS-02", ENC)
+    assert key["evidence"]["key"]["MultiRegionKeyType"] == "PRIMARY"
+    assert key["evidence"]["rotation"] == "enabled"
+    assert key["region"] == "eu-west-1"
+    assert "ENCRYPTION_TYPE is kms" in dr_ready.result("DR-RSA-01")["message"]
+
+
+# mutation → the (requirement, resource) verdicts it must turn to FAIL; every other verdict unchanged.
+BREAKS = {
+    "single-region-encryption-key": {("DR-KMS-02", ENC), ("DR-KMS-03", ENC)},
+    "encryption-key-replica-missing": {("DR-KMS-03", ENC)},
+    "encryption-key-replica-disabled": {("DR-KMS-03", ENC), ("DR-KMS-04", ENC)},
+    "encryption-key-pending-deletion": {("DR-KMS-04", ENC)},
+    "single-region-signing-key": {("DR-KMS-05", SIG)},
+    "signing-key-wrong-spec": {("DR-KMS-05", SIG)},
+    # The scheduler runs rsa without any RSA key: its RSA requirements apply now, and fail.
+    "encryption-type-mismatch": {("DR-KMS-01", "ENCRYPTION_TYPE"), ("DR-RSA-01", RSA), ("DR-RSA-02", RSA),
+                                 ("DR-RSA-03", RSA)},
+}
+MESSAGES = {
+    "single-region-encryption-key": "has MultiRegion False, expected a multi-region PRIMARY key",
+    "encryption-key-replica-missing": "has no replica in eu-central-1",
+    "encryption-key-replica-disabled": "is Disabled",
+    "encryption-key-pending-deletion": "is PendingReplicaDeletion, expected Enabled",
+    "single-region-signing-key": "is a single-region key",
+    "signing-key-wrong-spec": "is a RSA_2048 SIGN_VERIFY key, expected RSA_4096 SIGN_VERIFY",
+    "encryption-type-mismatch": "scheduler: rsa",
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(BREAKS))
+def test_mutation_fails_exactly_what_it_breaks(mutation: str, dr_ready: Outcome, moto: DemoServer,
+                                               tmp_path: Path) -> None:
+    broken = run_checks(seed(moto.url, [mutation]), tmp_path)
+    assert broken.verdicts.keys() == dr_ready.verdicts.keys()
+    changed = {k: v for k, v in broken.verdicts.items() if dr_ready.verdicts[k] != v}
+    assert changed == {f"{req}:{resource}": "FAIL" for req, resource in BREAKS[mutation]}
+    assert broken.exit_code == 1
+    first = min(BREAKS[mutation])
+    result = broken.result(*first)
+    assert MESSAGES[mutation] in result["message"]
+    assert result["evidence"]
+
+
+def test_denied_describe_key_is_an_error_never_a_verdict(moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url), tmp_path, "-m", "encryption", hooks=denied("DescribeKey", "kms"))
+    for requirement, resource in [("DR-KMS-02", ENC), ("DR-KMS-03", ENC), ("DR-KMS-04", ENC), ("DR-KMS-04", SIG),
+                                  ("DR-KMS-05", SIG), *(("DR-KMS-06", b) for b in BUCKETS)]:
+        result = outcome.result(requirement, resource)
+        assert result["status"] == "ERROR", (requirement, resource)
+        assert result["message"].startswith("kms:DescribeKey denied on arn:aws:kms:eu-west-1:")
+    assert outcome.status("DR-KMS-01") == "PASS"
+    assert outcome.exit_code == 1
+
+
+def test_denied_rotation_status_is_shown_but_decides_nothing(moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-KMS-02",
+                         hooks=denied("GetKeyRotationStatus", "kms"))
+    result = outcome.result("DR-KMS-02", ENC)
+    assert result["status"] == "PASS"
+    assert result["evidence"]["rotation"].startswith("not observed (kms:GetKeyRotationStatus denied")
+
+
+def test_encryption_type_behind_a_secret_is_an_error(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    outcome = run_checks(demo, tmp_path, "-m", "encryption",
+                         hooks=[("after-call.ecs.DescribeTaskDefinition", _type_as_secret)])
+    for requirement in ("DR-KMS-01", "DR-KMS-02", "DR-RSA-01", "DR-RSA-03"):
+        assert outcome.status(requirement, "" if requirement != "DR-KMS-02" else ENC) == "ERROR"
+    assert "ENCRYPTION_TYPE is a secret reference" in outcome.result("DR-KMS-01")["message"]
+
+
+def _type_as_secret(parsed: dict[str, Any], **_: Any) -> None:
+    for container in parsed["taskDefinition"]["containerDefinitions"]:
+        container["environment"] = [e for e in container["environment"] if e["name"] != "ENCRYPTION_TYPE"]
+        container.setdefault("secrets", []).append(
+            {"name": "ENCRYPTION_TYPE", "valueFrom": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf"})
+
+
+@pytest.mark.parametrize("form", ["key id", "alias name", "alias arn"])
+def test_key_ids_in_every_form_resolve_to_the_same_key(form: str, moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    key = demo.context.facts["kms"]["encryption"]
+    client(demo, "kms").create_alias(AliasName="alias/spacelift-encryption", TargetKeyId=key["id"])
+    value = {"key id": key["id"], "alias name": "alias/spacelift-encryption",
+             "alias arn": "arn:aws:kms:eu-west-1:123456789012:alias/spacelift-encryption"}[form]
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-02,DR-KMS-03,DR-KMS-04",
+                         overrides={"installation": {"settings": {ENC: value}}})
+    for requirement in ("DR-KMS-02", "DR-KMS-03", "DR-KMS-04"):
+        result = outcome.result(requirement, ENC)
+        assert result["status"] == "PASS", result["message"]
+    evidence = outcome.result("DR-KMS-02", ENC)["evidence"]
+    assert evidence["key_id"] == value
+    assert evidence["key"]["Arn"] == key["arn"]
+
+
+def test_bucket_encrypted_with_a_single_region_key_fails_only_kms_06(dr_ready: Outcome, moto: DemoServer,
+                                                                     tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    single = client(demo, "kms").create_key(Description="single-region", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    client(demo, "s3").put_bucket_encryption(Bucket=STATES, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": single["Arn"]}}]})
+    broken = run_checks(demo, tmp_path)
+    changed = {k: v for k, v in broken.verdicts.items() if dr_ready.verdicts[k] != v}
+    assert changed == {f"DR-KMS-06:{STATES}": "FAIL"}
+    assert f"default encryption key: {single['Arn']} is a single-region key" in broken.result(
+        "DR-KMS-06", STATES)["message"]
+
+
+def test_bucket_with_s3_managed_encryption_passes(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    client(demo, "s3").put_bucket_encryption(Bucket=STATES, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06")
+    result = outcome.result("DR-KMS-06", STATES)
+    assert result["status"] == "PASS"
+    assert "SSE-S3" in result["message"]
+
+
+def test_replica_key_missing_in_backup_region_fails_kms_06(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    missing = "arn:aws:kms:eu-central-1:123456789012:key/mrk-00000000000000000000000000000000"
+    rule = demo.context.replication_configurations[STATES]["Rules"][0]
+    rule["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"] = missing
+    outcome = run_checks(demo, tmp_path, "-m", "encryption or stateful")
+    assert outcome.result("DR-KMS-06", STATES)["message"].startswith(
+        f"{STATES}: replication ReplicaKmsKeyID: {missing} does not exist in eu-central-1")
+    assert outcome.status("DR-KMS-06", STATES) == "FAIL"
+    assert outcome.status("DR-OBJ-05", STATES) == "PASS"
+
+
+def _cluster(demo: Demo, key_arn: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"StorageEncrypted": key_arn is not None}
+    if key_arn:
+        params["KmsKeyId"] = key_arn
+    return dict(client(demo, "rds").create_db_cluster(
+        DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", MasterUsername="spacelift",
+        MasterUserPassword="cluster-pa55word-never-shown", **params)["DBCluster"])
+
+
+def test_database_key_with_replica_passes(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    _cluster(demo, demo.context.facts["kms"]["master"]["arn"])
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
+                         overrides={"database": {"cluster_identifier": CLUSTER}})
+    result = outcome.result("DR-KMS-06", CLUSTER)
+    assert result["status"] == "PASS", result["message"]
+    assert result["evidence"]["database"]["found_by"] == "database.cluster_identifier"
+
+
+def test_database_key_single_region_fails(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    single = client(demo, "kms").create_key(KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+    _cluster(demo, single)
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
+                         overrides={"database": {"cluster_identifier": CLUSTER}})
+    assert outcome.status("DR-KMS-06", CLUSTER) == "FAIL"
+    assert f"{single} is a single-region key" in outcome.result("DR-KMS-06", CLUSTER)["message"]
+
+
+def test_database_found_from_a_plain_database_url(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    cluster = _cluster(demo, demo.context.facts["kms"]["master"]["arn"])
+    url = f"postgres://spacelift:url-pa55word-never-shown@{cluster['Endpoint']}:5432/spacelift"
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
+                         overrides={"installation": {"settings": {"DATABASE_URL": url}}})
+    result = outcome.result("DR-KMS-06", CLUSTER)
+    assert result["status"] == "PASS"
+    assert result["evidence"]["database"]["found_by"] == "DATABASE_URL host"
+    assert "url-pa55word-never-shown" not in (outcome.reports / "dr-results.json").read_text()
+
+
+def test_database_url_of_a_self_managed_database_is_not_applicable(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    url = "postgres://spacelift:pw-never-shown@db.internal.example:5432/spacelift"
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
+                         overrides={"installation": {"settings": {"DATABASE_URL": url}}})
+    result = outcome.result("DR-KMS-06", "database")
+    assert result["status"] == "N/A"
+    assert "db.internal.example is no RDS/Aurora endpoint" in result["message"]
+
+
+def test_unencrypted_database_is_not_applicable(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    _cluster(demo, None)
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
+                         overrides={"database": {"cluster_identifier": CLUSTER}})
+    assert outcome.status("DR-KMS-06", CLUSTER) == "N/A"
+
+
+@pytest.mark.parametrize(("hooks", "message"), [
+    (denied("DescribeDBClusters", "rds"), f"rds:DescribeDBClusters denied on {CLUSTER}"),
+    ([], f"DBClusterNotFoundFault: no cluster {CLUSTER}"),
+])
+def test_database_that_cannot_be_read_is_an_error(hooks: list[Any], message: str, moto: DemoServer,
+                                                  tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-KMS-06", hooks=hooks,
+                         overrides={"database": {"cluster_identifier": CLUSTER}})
+    result = outcome.result("DR-KMS-06", CLUSTER)
+    assert result["status"] == "ERROR"
+    assert message in result["message"]
