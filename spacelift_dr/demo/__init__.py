@@ -36,6 +36,7 @@ DEMO_GAPS: frozenset[str] = frozenset({
     "no-replication:run_logs",
     "no-failback:policy_inputs",
     "no-delete-markers:modules",
+    "db-short-retention",
 })
 
 # Secret values seeded into the demo: no output of the suite may contain them.
@@ -57,6 +58,8 @@ class Demo:
                 "account_id": ctx.account,
                 "discover": {"ecs_cluster": ctx.facts["ecs_cluster"]},
             },
+            # DATABASE_URL is a secret reference whose value the suite does not read: name the cluster.
+            "database": {"cluster_identifier": ctx.facts.get("database", {}).get("cluster_identifier")},
         }, "<demo>")
 
     def install_fixups(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
