@@ -63,7 +63,8 @@ def test_database_copy_in_backup_region(rds_database: Database, database_locator
     unobservable = [m for m in mechanisms if m.holds is None]
     if not holding and unobservable and unobservable[0].error is not None:
         raise unobservable[0].error  # cannot tell: an unreadable mechanism might be the one that holds
-    assert holding, (f"no copy of {rds_database.label} in {installation.backup_region}: "
+    assert holding, (f"no copy of {rds_database.label} in {installation.backup_region}, expected one of four "
+                     f"mechanisms to hold: "
                      + "; ".join(f"{m.name}: {m.detail}" for m in mechanisms))
     evidence.message = "; ".join(f"{m.name}: {m.detail}" for m in holding)
 
