@@ -20,9 +20,8 @@ from spacelift_dr.results import Evidence, NotApplicable
 
 @requirement("DR-DB-01")
 def test_automated_backups_kept_long_enough(rds_database: Database, policy: Policy, evidence: Evidence) -> None:
-    retention = rds_database.backup_retention_period
+    retention = rds_database.reported("BackupRetentionPeriod")
     evidence.observed(BackupRetentionPeriod=retention, minimum_days=policy.backup_retention_days_min)
-    assert retention is not None, f"{rds_database.label} reports no BackupRetentionPeriod"
     assert retention >= policy.backup_retention_days_min, (
         f"{rds_database.label} keeps automated backups {retention} days, "
         f"expected at least {policy.backup_retention_days_min}")
@@ -47,9 +46,9 @@ def test_point_in_time_recovery_is_current(rds_database: Database, policy: Polic
 
 @requirement("DR-DB-03")
 def test_database_cannot_be_deleted_by_accident(rds_database: Database, evidence: Evidence) -> None:
-    evidence.observed(DeletionProtection=rds_database.deletion_protection)
-    assert rds_database.deletion_protection is True, (
-        f"{rds_database.label} has DeletionProtection {rds_database.deletion_protection}, expected true")
+    protected = rds_database.reported("DeletionProtection")
+    evidence.observed(DeletionProtection=protected)
+    assert protected is True, f"{rds_database.label} has DeletionProtection {protected}, expected true"
     evidence.message = f"{rds_database.label} has deletion protection"
 
 
@@ -71,9 +70,9 @@ def test_database_copy_in_backup_region(rds_database: Database, database_locator
 
 @requirement("DR-DB-05")
 def test_database_storage_is_encrypted(rds_database: Database, evidence: Evidence) -> None:
-    evidence.observed(StorageEncrypted=rds_database.storage_encrypted, KmsKeyId=rds_database.kms_key_id)
-    assert rds_database.storage_encrypted is True, (
-        f"{rds_database.label} has StorageEncrypted {rds_database.storage_encrypted}, expected true")
+    encrypted = rds_database.reported("StorageEncrypted")
+    evidence.observed(StorageEncrypted=encrypted, KmsKeyId=rds_database.kms_key_id)
+    assert encrypted is True, f"{rds_database.label} has StorageEncrypted {encrypted}, expected true"
     evidence.message = f"{rds_database.label} is encrypted with {rds_database.kms_key_id}"
 
 

@@ -91,6 +91,15 @@ def test_cluster_and_instance_are_read_alike() -> None:
     assert Database.from_cluster(cluster(LatestRestorableTime=None)).pitr_lag(NOW) is None
 
 
+@pytest.mark.parametrize("api_field", ["BackupRetentionPeriod", "DeletionProtection", "StorageEncrypted"])
+def test_a_missing_field_is_unobservable_not_a_default(api_field: str) -> None:
+    complete = cluster()
+    assert Database.from_cluster(complete).reported(api_field) == complete[api_field]
+    incomplete = Database.from_cluster({k: v for k, v in complete.items() if k != api_field})
+    with pytest.raises(Unobservable, match=f"failed on spacelift-ab12c: the response has no {api_field}"):
+        incomplete.reported(api_field)
+
+
 def member(arn: str, writer: bool) -> dict[str, Any]:
     return {"DBClusterArn": arn, "IsWriter": writer, "Readers": []}
 

@@ -133,6 +133,16 @@ class Database:
         """The AWS Backup resource type whose opt-in governs this database."""
         return "Aurora" if self.is_aurora else "RDS"
 
+    def reported(self, api_field: str) -> Any:
+        """A field the API always returns for a database; its absence is an answer the suite does not
+        understand (ERROR naming the read), never a default."""
+        value = {"BackupRetentionPeriod": self.backup_retention_period, "DeletionProtection": self.deletion_protection,
+                 "StorageEncrypted": self.storage_encrypted}[api_field]
+        if value is None:
+            action = "rds:DescribeDBClusters" if self.kind == "cluster" else "rds:DescribeDBInstances"
+            raise Unobservable(action, self.identifier, f"the response has no {api_field}")
+        return value
+
     def pitr_lag(self, now: datetime) -> timedelta | None:
         """How far the latest restorable time trails ``now``; None when the API reports none."""
         if self.latest_restorable_time is None:
