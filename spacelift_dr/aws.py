@@ -104,6 +104,13 @@ def recording(record: CallRecord) -> Iterator[CallRecord]:
         _current_record.reset(token)
 
 
+def record_action(action: str, resource: str, region: str = "") -> None:
+    """Attribute a read outside AWS (a database query, a host command) to the running check's evidence."""
+    record = _current_record.get()
+    if record is not None:
+        record.add(action, resource, region)
+
+
 @dataclass
 class CallCounter:
     """Calls sent to AWS per IAM action, and retries botocore made on top of them."""

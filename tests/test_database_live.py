@@ -85,6 +85,10 @@ def test_healthy_primary_and_streaming_replica_pass(primary: Server, standby: Se
     assert version["resource"] == f"127.0.0.1:{primary.port}/postgres"
     assert version["evidence"]["server"] == {"host": "127.0.0.1", "port": str(primary.port), "dbname": "postgres",
                                              "sslmode": "disable"}
+    # The evidence names the connection and the queries the verdict rests on, never the DSN.
+    assert {"action": "postgres:connect", "resource": f"127.0.0.1:{primary.port}/postgres", "region": ""} in (
+        version["actions"])
+    assert any(a["action"] == "postgres:query" and "server_version_num" in a["resource"] for a in version["actions"])
     replica = outcome.result("DR-DB-07")
     assert replica["evidence"]["status"]["in_recovery"] is True
     assert replica["message"].startswith(f"127.0.0.1:{standby.port}/postgres is in recovery")
