@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fixtures.requirements import requirement
-from spacelift_dr.facts.queues import QUEUE_TYPE, QueueFacts, QueueType, queue_name, queue_url_settings
+from spacelift_dr.facts.queues import QUEUE_TYPE, QueueFacts, QueueType, configured_queues, queue_name
 from spacelift_dr.installation import Installation
 from spacelift_dr.results import Evidence
 
@@ -22,12 +22,11 @@ def test_queues_need_nothing_beyond_the_database(installation: Installation, que
         evidence.message = "MESSAGE_QUEUE_TYPE is postgres: queue data lives in the database and is recovered with it"
         return
     assert queue_type.value == "sqs", f"{QUEUE_TYPE} is {queue_type.value}, expected postgres or sqs"
-    urls = {name: installation.value(name) for name in queue_url_settings(installation.setting_names())}
-    configured = {name: url for name, url in urls.items() if url}
-    found = {name: queue_facts.exists(url) for name, url in configured.items()}
-    evidence.observed(queues={name: {"queue": queue_name(url), "exists": found[name]}
-                              for name, url in configured.items()})
+    configured = configured_queues(installation)
+    found = {(name, url): queue_facts.exists(url) for name, urls in configured.items() for url in urls}
+    evidence.observed(queues={name if len(configured[name]) == 1 else f"{name} ({queue_name(url)})":
+                              {"queue": queue_name(url), "exists": exists} for (name, url), exists in found.items()})
     assert configured, "MESSAGE_QUEUE_TYPE is sqs but no MESSAGE_QUEUE_SQS_*_URL is set, expected the queue URLs"
-    missing = sorted(f"{name} ({queue_name(configured[name])})" for name, ok in found.items() if not ok)
+    missing = [f"{name} ({queue_name(url)})" for (name, url), exists in found.items() if not exists]
     assert not missing, f"no such SQS queue for {', '.join(missing)}, expected every configured queue to exist"
-    evidence.message = f"MESSAGE_QUEUE_TYPE is sqs and all {len(configured)} configured queues exist"
+    evidence.message = f"MESSAGE_QUEUE_TYPE is sqs and all {len(found)} configured queues exist"

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spacelift_dr.demo import DemoServer, seed
-from spacelift_dr.facts.queues import QueueType, queue_name, queue_region, queue_url_settings
+from spacelift_dr.facts.queues import QueueType, configured_queues, queue_name, queue_region, queue_url_settings
+from spacelift_dr.installation import Container, Installation, Service
 from tests.scenario import Outcome, denied, run_checks
 
 QUE = ("--dr-requirement", "DR-QUE-01")
@@ -82,3 +83,21 @@ def test_unknown_queue_type_fails(moto: DemoServer, tmp_path: Path) -> None:
     result = outcome.result("DR-QUE-01")
     assert result["status"] == "FAIL"
     assert result["message"] == "MESSAGE_QUEUE_TYPE is kafka, expected postgres or sqs"
+
+
+def _service(role: str, environment: dict[str, str]) -> Service:
+    return Service(role, role, f"arn:td/{role}", (Container(role, "image", environment, {}),))
+
+
+def test_every_url_any_service_is_given_is_checked() -> None:
+    installation = Installation("demo", "eu-west-1", "eu-central-1", None, (), services={
+        "server": _service("server", {"MESSAGE_QUEUE_SQS_ASYNC_URL": "https://sqs.eu-west-1.amazonaws.com/1/a"}),
+        "drain": _service("drain", {"MESSAGE_QUEUE_SQS_ASYNC_URL": "https://sqs.eu-west-1.amazonaws.com/1/b",
+                                    "MESSAGE_QUEUE_SQS_DLQ_URL": "https://sqs.eu-west-1.amazonaws.com/1/dlq",
+                                    "MESSAGE_QUEUE_SQS_IOT_URL": ""}),
+    })
+    assert configured_queues(installation) == {
+        "MESSAGE_QUEUE_SQS_ASYNC_URL": ["https://sqs.eu-west-1.amazonaws.com/1/a",
+                                        "https://sqs.eu-west-1.amazonaws.com/1/b"],
+        "MESSAGE_QUEUE_SQS_DLQ_URL": ["https://sqs.eu-west-1.amazonaws.com/1/dlq"],
+    }

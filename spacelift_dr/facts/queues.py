@@ -21,6 +21,18 @@ def queue_url_settings(names: set[str]) -> list[str]:
     return sorted(n for n in names if _SQS_URL_SETTING.match(n))
 
 
+def configured_queues(installation: Installation) -> dict[str, list[str]]:
+    """Every non-empty ``MESSAGE_QUEUE_SQS_*_URL`` → the distinct URLs the services give it (a setting that
+    differs between server, drain and scheduler has more than one)."""
+    found: dict[str, set[str]] = {}
+    for name in queue_url_settings(installation.setting_names()):
+        for role in installation.settings_per_service(name):
+            url = installation.value(name, role)
+            if url:
+                found.setdefault(name, set()).add(url)
+    return {name: sorted(urls) for name, urls in sorted(found.items())}
+
+
 def queue_region(url: str, default: str) -> str:
     """The region in an SQS queue URL's host; ``default`` for hosts that name none (custom endpoints)."""
     host = (urlsplit(url).hostname or "").lower()
