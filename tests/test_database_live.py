@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from spacelift_dr.demo import DemoServer, seed
+from spacelift_dr.demo import Demo, DemoServer, seed
 from spacelift_dr.errors import Unobservable
 from spacelift_dr.facts.postgres import PostgresServer
 from tests.postgres_cluster import AUDITOR_PASSWORD, Clusters, Server, free_port, unavailable_reason, wait_until
@@ -53,7 +53,15 @@ def failing_archiver(clusters: Clusters) -> Server:
     return server
 
 
-def live_checks(moto: DemoServer, directory: Path, monkeypatch: pytest.MonkeyPatch, primary_dsn: str | None,
+@pytest.fixture(scope="module")
+def demo(moto_server: DemoServer) -> Demo:
+    """The demo seeded once for this module: the live checks read only its settings, and nothing here
+    changes it (the module's tests run one after the other on the session's moto server)."""
+    moto_server.reset()
+    return seed(moto_server.url)
+
+
+def live_checks(demo: Demo, directory: Path, monkeypatch: pytest.MonkeyPatch, primary_dsn: str | None,
                 replica_dsn: str | None = None, policy: dict[str, Any] | None = None) -> Outcome:
     """Run DR-DB-06 … 08 with the DSNs in the environment, as an SRE's pipeline would."""
     for name, dsn in ((PRIMARY_ENV, primary_dsn), (REPLICA_ENV, replica_dsn)):
@@ -67,7 +75,7 @@ def live_checks(moto: DemoServer, directory: Path, monkeypatch: pytest.MonkeyPat
     }
     if policy:
         overrides["policy"] = policy
-    return run_checks(seed(moto.url), directory, "--dr-requirement", ",".join(LIVE), overrides=overrides)
+    return run_checks(demo, directory, "--dr-requirement", ",".join(LIVE), overrides=overrides)
 
 
 def assert_no_password_in(outcome: Outcome) -> None:
@@ -75,11 +83,11 @@ def assert_no_password_in(outcome: Outcome) -> None:
         assert AUDITOR_PASSWORD not in path.read_text(encoding="utf-8"), path.name
 
 
-def test_healthy_primary_and_streaming_replica_pass(primary: Server, standby: Server, moto: DemoServer,
+def test_healthy_primary_and_streaming_replica_pass(primary: Server, standby: Server, demo: Demo,
                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     primary.execute("INSERT INTO spacelift_runs DEFAULT VALUES", "SELECT pg_switch_wal()")
     wait_until(lambda: Clusters.caught_up(standby), "the standby caught up")
-    outcome = live_checks(moto, tmp_path, monkeypatch, primary.dsn(), standby.dsn())
+    outcome = live_checks(demo, tmp_path, monkeypatch, primary.dsn(), standby.dsn())
     assert {r["requirement"]: r["status"] for r in outcome.results} == dict.fromkeys(LIVE, "PASS")
     version = outcome.result("DR-DB-06")
     assert version["resource"] == f"127.0.0.1:{primary.port}/postgres"
@@ -113,9 +121,9 @@ def test_session_is_read_only_with_timeouts(primary: Server) -> None:
 
 
 def test_policy_thresholds_turn_version_and_archive_age_into_failures(
-        primary: Server, standby: Server, moto: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        primary: Server, standby: Server, demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     major = int(primary.value("SHOW server_version_num")) // 10000
-    outcome = live_checks(moto, tmp_path, monkeypatch, primary.dsn(), standby.dsn(), policy={
+    outcome = live_checks(demo, tmp_path, monkeypatch, primary.dsn(), standby.dsn(), policy={
         "postgres_major_supported": [major + 1, major + 2], "wal_archive_max_age_minutes": 0})
     assert outcome.status("DR-DB-06") == "FAIL"
     assert f"expected a major version from {major + 1} to {major + 2}" in outcome.result("DR-DB-06")["message"]
@@ -124,12 +132,12 @@ def test_policy_thresholds_turn_version_and_archive_age_into_failures(
     assert outcome.status("DR-DB-07") == "PASS"
 
 
-def test_replica_that_stopped_replaying_fails(primary: Server, standby: Server, moto: DemoServer, tmp_path: Path,
+def test_replica_that_stopped_replaying_fails(primary: Server, standby: Server, demo: Demo, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     standby.execute("SELECT pg_wal_replay_pause()")
     try:
         primary.execute("INSERT INTO spacelift_runs DEFAULT VALUES")
-        outcome = live_checks(moto, tmp_path, monkeypatch, primary.dsn(), standby.dsn(),
+        outcome = live_checks(demo, tmp_path, monkeypatch, primary.dsn(), standby.dsn(),
                               policy={"replica_max_lag_seconds": 0})
     finally:
         standby.execute("SELECT pg_wal_replay_resume()")
@@ -140,12 +148,12 @@ def test_replica_that_stopped_replaying_fails(primary: Server, standby: Server, 
     assert outcome.status("DR-DB-06") == "PASS"
 
 
-def test_stopped_standby_fails_seen_from_the_primary(primary: Server, standby: Server, moto: DemoServer,
+def test_stopped_standby_fails_seen_from_the_primary(primary: Server, standby: Server, demo: Demo,
                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     standby.stop()
     try:
         wait_until(lambda: not Clusters.streaming(primary), "the primary lost its standby")
-        outcome = live_checks(moto, tmp_path, monkeypatch, primary.dsn(), standby.dsn())
+        outcome = live_checks(demo, tmp_path, monkeypatch, primary.dsn(), standby.dsn())
     finally:
         standby.start()
         wait_until(lambda: Clusters.streaming(primary), "the standby streams again")
@@ -158,18 +166,18 @@ def test_stopped_standby_fails_seen_from_the_primary(primary: Server, standby: S
 
 
 def test_unreachable_replica_passes_when_the_primary_shows_it_streaming(
-        primary: Server, standby: Server, moto: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        primary: Server, standby: Server, demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     closed = f"postgresql://dr_auditor:{AUDITOR_PASSWORD}@127.0.0.1:{free_port()}/postgres"
-    outcome = live_checks(moto, tmp_path, monkeypatch, primary.dsn(), closed)
+    outcome = live_checks(demo, tmp_path, monkeypatch, primary.dsn(), closed)
     result = outcome.result("DR-DB-07")
     assert result["status"] == "PASS"
     assert result["message"].endswith("(the replica itself does not answer)")
     assert result["evidence"]["pg_stat_replication"][0]["state"] == "streaming"
 
 
-def test_failing_archiver_fails(failing_archiver: Server, moto: DemoServer, tmp_path: Path,
+def test_failing_archiver_fails(failing_archiver: Server, demo: Demo, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    outcome = live_checks(moto, tmp_path, monkeypatch, failing_archiver.dsn())
+    outcome = live_checks(demo, tmp_path, monkeypatch, failing_archiver.dsn())
     result = outcome.result("DR-DB-08")
     assert result["status"] == "FAIL"
     assert "no WAL segment has ever been archived" in result["message"]
@@ -179,10 +187,10 @@ def test_failing_archiver_fails(failing_archiver: Server, moto: DemoServer, tmp_
     assert outcome.status("DR-DB-07") == "N/A"
 
 
-def test_wrong_password_is_an_error_that_does_not_echo_the_dsn(primary: Server, standby: Server, moto: DemoServer,
+def test_wrong_password_is_an_error_that_does_not_echo_the_dsn(primary: Server, standby: Server, demo: Demo,
                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = "Wr0ng-pa55word-not-shown"
-    outcome = live_checks(moto, tmp_path, monkeypatch, primary.dsn(password=wrong), standby.dsn(password=wrong))
+    outcome = live_checks(demo, tmp_path, monkeypatch, primary.dsn(password=wrong), standby.dsn(password=wrong))
     assert {r["status"] for r in outcome.results} == {"ERROR"}
     for result in outcome.results:
         assert result["message"].startswith("postgres:connect failed on 127.0.0.1:")
@@ -194,9 +202,9 @@ def test_wrong_password_is_an_error_that_does_not_echo_the_dsn(primary: Server, 
     assert outcome.exit_code == 1
 
 
-def test_unreachable_database_is_an_error(moto: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_database_is_an_error(demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     closed = f"postgresql://dr_auditor:{AUDITOR_PASSWORD}@127.0.0.1:{free_port()}/postgres"
-    outcome = live_checks(moto, tmp_path, monkeypatch, closed)
+    outcome = live_checks(demo, tmp_path, monkeypatch, closed)
     for requirement in ("DR-DB-06", "DR-DB-08"):
         result = outcome.result(requirement)
         assert result["status"] == "ERROR"
