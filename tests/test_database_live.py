@@ -26,7 +26,7 @@ LIVE = ("DR-DB-06", "DR-DB-07", "DR-DB-08")
 PRIMARY_ENV, REPLICA_ENV = "SPACELIFT_DR_DATABASE_URL", "SPACELIFT_DR_REPLICA_DATABASE_URL"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def clusters() -> Iterator[Clusters]:
     found = Clusters()
     try:
@@ -35,17 +35,17 @@ def clusters() -> Iterator[Clusters]:
         found.stop_all()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def primary(clusters: Clusters) -> Server:
     return clusters.primary()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def standby(clusters: Clusters, primary: Server) -> Server:
     return clusters.standby(primary)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def failing_archiver(clusters: Clusters) -> Server:
     """A primary whose archive_command always fails, with a segment it tried to archive."""
     server = clusters.primary(archive_command="false")
