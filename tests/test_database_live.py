@@ -218,3 +218,22 @@ def test_malformed_dsn_is_an_error_without_echoing_it() -> None:
         PostgresServer.connect("host=127.0.0.1 password='s3cret-not-shown port=5432")
     assert "not a valid libpq connection string" in str(raised.value)
     assert "s3cret-not-shown" not in str(raised.value)
+
+
+def test_behind_a_pooler_that_refuses_options_the_limits_are_set_in_session(
+        primary: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_connect = psycopg.connect
+
+    def pooler(*args: Any, **kwargs: Any) -> Any:
+        if "options" in kwargs:
+            raise psycopg.OperationalError("FATAL:  unsupported startup parameter: options")
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg, "connect", pooler)
+    server = PostgresServer.connect(primary.dsn())
+    try:
+        assert server._one("SHOW statement_timeout") == "15s"
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            server._connection.execute("CREATE TABLE written_behind_a_pooler (id int)")
+    finally:
+        server.close()

@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
-from spacelift_dr.facts.postgres import Archiver, ReplicaStatus, Standby, connection_failure, libpq_dsn, target_of
+from spacelift_dr.facts.postgres import (
+    Archiver,
+    ReplicaStatus,
+    Standby,
+    connection_failure,
+    libpq_dsn,
+    rejects_startup_options,
+    target_of,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 names = st.from_regex(r"[a-z_]{1,12}", fullmatch=True)
@@ -82,3 +90,10 @@ def test_archiver_is_healthy_exactly_when_on_recent_and_not_failing(mode: str, a
                and (failed is None or failed <= archived))
     assert (not problems) is healthy, problems
     assert archiver.failing is (failed is not None and (archived is None or failed > archived))
+
+
+def test_only_a_poolers_refusal_of_options_makes_the_limits_set_in_session() -> None:
+    assert rejects_startup_options("FATAL:  unsupported startup parameter: options")
+    assert rejects_startup_options("Feature not supported: RDS Proxy currently doesn't support command-line options.")
+    assert not rejects_startup_options('FATAL:  password authentication failed for user "x"')
+    assert not rejects_startup_options("FATAL:  unsupported startup parameter: extra_float_digits")

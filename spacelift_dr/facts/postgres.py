@@ -93,6 +93,13 @@ def connection_failure(error: Exception, password: str | None) -> str:
     return text
 
 
+def rejects_startup_options(message: str) -> bool:
+    """A pooler's refusal of the ``options`` startup parameter (RDS Proxy, PgBouncer), not a server error."""
+    lowered = message.lower()
+    return ("unsupported startup parameter" in lowered and "options" in lowered) or (
+        "doesn't support command-line options" in lowered)
+
+
 @dataclass(frozen=True)
 class ReplicaStatus:
     """What a standby says about itself."""
@@ -229,9 +236,19 @@ class PostgresServer:
         # The session cannot write: every transaction starts read-only, and no statement runs long.
         options = (f"{options} -c default_transaction_read_only=on "
                    f"-c statement_timeout={int(statement_timeout_ms)}").strip()
+        settings = {"default_transaction_read_only": "on", "statement_timeout": str(int(statement_timeout_ms))}
         try:
-            connection = psycopg.connect(cleaned, connect_timeout=connect_timeout, options=options, autocommit=True,
-                                         application_name="spacelift-dr-suite")
+            try:
+                connection = psycopg.connect(cleaned, connect_timeout=connect_timeout, options=options,
+                                             autocommit=True, application_name="spacelift-dr-suite")
+            except psycopg.OperationalError as error:
+                if not rejects_startup_options(str(error)):
+                    raise
+                # RDS Proxy and PgBouncer refuse startup options: set the same limits first thing instead.
+                connection = psycopg.connect(cleaned, connect_timeout=connect_timeout, autocommit=True,
+                                             application_name="spacelift-dr-suite")
+                for name, value in settings.items():
+                    connection.execute("SELECT set_config(%s, %s, false)", (name, value))
         except psycopg.Error as error:
             raise Unobservable("postgres:connect", target.name, connection_failure(error, _password(dsn))) from None
         server = cls(connection, target, dropped)
