@@ -43,7 +43,8 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
         "DescribeDBClusterSnapshots", "DescribeDBSnapshots", "DescribeDBInstanceAutomatedBackups",
         "DescribeDBClusterAutomatedBackups",
     }),
-    "backup": frozenset({"ListBackupPlans", "GetBackupPlan", "ListBackupSelections", "GetBackupSelection"}),
+    "backup": frozenset({"ListBackupPlans", "GetBackupPlan", "ListBackupSelections", "GetBackupSelection",
+                         "DescribeRegionSettings"}),
     "secretsmanager": frozenset({"DescribeSecret"}),
     "sqs": frozenset({"GetQueueAttributes", "GetQueueUrl"}),
     "route53": frozenset({"ListHostedZones", "ListResourceRecordSets"}),
@@ -119,6 +120,13 @@ def recording(record: CallRecord) -> Iterator[CallRecord]:
         yield record
     finally:
         _current_record.reset(token)
+
+
+def record_action(action: str, resource: str, region: str = "") -> None:
+    """Attribute a read outside AWS (a database query, a host command) to the running check's evidence."""
+    record = _current_record.get()
+    if record is not None:
+        record.add(action, resource, region)
 
 
 @dataclass

@@ -79,13 +79,4 @@ def requirement(requirement_id: str) -> Requirement:
 # Requirements of the catalogue that no check implements yet. The report lists them as not
 # evaluated, so a reader never mistakes a missing check for a passing one.
 NOT_YET_IMPLEMENTED: frozenset[str] = frozenset({
-    "DR-DB-01",
-    "DR-DB-02",
-    "DR-DB-03",
-    "DR-DB-04",
-    "DR-DB-05",
-    "DR-DB-06",
-    "DR-DB-07",
-    "DR-DB-08",
-    "DR-QUE-01",
 })
