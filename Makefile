@@ -25,7 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -32,21 +32,20 @@ from .errors import ReadOnlyViolation, Unobservable
 # a test holds the list to that.
 READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "sts": frozenset({"GetCallerIdentity"}),
-    "ecs": frozenset({"DescribeServices", "DescribeTaskDefinition", "DescribeClusters"}),
+    "ecs": frozenset({"DescribeServices", "DescribeTaskDefinition"}),
     "s3": frozenset({
         "HeadBucket", "GetBucketLocation", "GetBucketVersioning", "GetBucketReplication",
         "GetBucketEncryption",
     }),
-    "kms": frozenset({"DescribeKey", "GetKeyRotationStatus", "ListAliases"}),
+    "kms": frozenset({"DescribeKey", "GetKeyRotationStatus"}),
     "rds": frozenset({
         "DescribeDBClusters", "DescribeDBInstances", "DescribeGlobalClusters",
         "DescribeDBClusterSnapshots", "DescribeDBSnapshots", "DescribeDBInstanceAutomatedBackups",
-        "DescribeDBClusterAutomatedBackups",
     }),
     "backup": frozenset({"ListBackupPlans", "GetBackupPlan", "ListBackupSelections", "GetBackupSelection",
                          "DescribeRegionSettings"}),
     "secretsmanager": frozenset({"DescribeSecret"}),
-    "sqs": frozenset({"GetQueueAttributes", "GetQueueUrl"}),
+    "sqs": frozenset({"GetQueueAttributes"}),
     "route53": frozenset({"ListHostedZones", "ListResourceRecordSets"}),
     "elbv2": frozenset({"DescribeLoadBalancers", "DescribeListeners", "DescribeListenerCertificates",
                         "DescribeTargetGroups"}),
@@ -329,7 +328,8 @@ class AwsAccess:
             return items
         except botocore.exceptions.ClientError as error:
             self.calls.count(action, key, 0)
-            code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+            code = str(error.response.get("Error", {}).get("Code") or
+                       f"HTTP {error.response.get('ResponseMetadata', {}).get('HTTPStatusCode', '?')}")
             if code in absent:
                 return None
             raise unobservable(action, resource, code, _message(error)) from None

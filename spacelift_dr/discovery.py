@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,10 +36,13 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
     found_roles = {role: by_name[ecs_name] for role, ecs_name in names.items() if ecs_name in by_name}
     arns = sorted({found["taskDefinition"] for found in found_roles.values()})
     # The task definitions are independent reads: one round trip for all of them.
+    def describe(arn: str) -> dict[str, Any] | None:
+        return aws.call("ecs", region, "DescribeTaskDefinition", resource=arn, taskDefinition=arn)
+
     with ThreadPoolExecutor(max_workers=max(1, len(arns))) as pool:
-        described_by_arn = dict(zip(arns, pool.map(
-            lambda arn: aws.call("ecs", region, "DescribeTaskDefinition", resource=arn, taskDefinition=arn),
-            arns), strict=True))
+        # Each read runs in a copy of this context, so it is recorded where discovery's reads are.
+        futures = [pool.submit(contextvars.copy_context().run, describe, arn) for arn in arns]
+        described_by_arn = {arn: future.result() for arn, future in zip(arns, futures, strict=True)}
     services: dict[str, Service] = {}
     for role, found in found_roles.items():
         arn = found["taskDefinition"]

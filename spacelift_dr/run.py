@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .aws import AwsAccess
+from .aws import AwsAccess, CallRecord, recording
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
 from .compare import since_last_run
 from .config import Config
@@ -41,6 +41,7 @@ class Run:
     prefetch: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
     baseline_source: str = ""
+    discovery_record: CallRecord = field(default_factory=CallRecord)
     _installation: Installation | Unobservable | None = None
 
     def __post_init__(self) -> None:
@@ -54,7 +55,10 @@ class Run:
         """The discovered installation; raises the discovery failure for every check that needs it."""
         if self._installation is None:
             try:
-                self._installation = build_installation(self.config, self.aws)
+                # Discovery happens once, often during collection; every check rests on it, so its reads
+                # are kept and added to each check's evidence (see fixtures/evidence.py).
+                with recording(self.discovery_record):
+                    self._installation = build_installation(self.config, self.aws)
                 self._learn_secrets(self._installation)
             except Unobservable as error:
                 self._installation = error

@@ -66,10 +66,10 @@ class HookPlugin:
 
 
 @contextmanager
-def aws_environment(endpoint_url: str) -> Iterator[None]:
+def aws_environment(endpoint_url: str, credentials: tuple[str, str] = ("testing", "testing")) -> Iterator[None]:
     """The standard AWS environment pointed at the moto server, restored afterwards."""
-    values = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
-              "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
+    values = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": credentials[0],
+              "AWS_SECRET_ACCESS_KEY": credentials[1], "AWS_DEFAULT_REGION": "eu-west-1"}
     removed = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
     saved = {k: os.environ.get(k) for k in (*values, *removed)}
     os.environ.update(values)
@@ -108,6 +108,7 @@ def run_checks(
     overrides: dict[str, Any] | None = None,
     replay_seeded: bool = True,
     capsys: pytest.CaptureFixture[str] | None = None,
+    credentials: tuple[str, str] = ("testing", "testing"),
 ) -> Outcome:
     """Run ``pytest checks/ --dr-config <written config>`` in-process and read its results."""
     config = write_config(demo, directory, overrides)
@@ -116,7 +117,7 @@ def run_checks(
     if replay_seeded:
         # moto drops fields of some answers (see DemoInstallation.install_fixups): replay what was seeded.
         demo.install_fixups(lambda event, handler: plugin.hooks.insert(0, (event, handler)))
-    with aws_environment(demo.endpoint_url):
+    with aws_environment(demo.endpoint_url, credentials):
         exit_code = pytest.main(
             [str(CHECKS), "--dr-config", str(config), "--dr-reports", str(reports), "-q",
              "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(ROOT), "-c", str(ROOT / "pytest.ini"),

@@ -35,13 +35,15 @@ def test_dr_ready_kms_setup_passes(dr_ready: Outcome) -> None:
         f"DR-KMS-02:{ENC}": "PASS", f"DR-KMS-03:{ENC}": "PASS", f"DR-KMS-04:{ENC}": "PASS",
         f"DR-KMS-04:{SIG}": "PASS", f"DR-KMS-05:{SIG}": "PASS",
         **{f"DR-KMS-06:{bucket}": "PASS" for bucket in BUCKETS},
-        # The demo names the database only through a DATABASE_URL secret: the suite says what to configure.
-        "DR-KMS-06:database": "ERROR",
+        # The demo config names the seeded Aurora cluster (database.cluster_identifier).
+        f"DR-KMS-06:{CLUSTER}": "PASS",
         f"DR-RSA-01:{RSA}": "N/A", f"DR-RSA-02:{RSA}": "N/A", f"DR-RSA-03:{RSA}": "N/A",
     }
     assert encryption_verdicts(dr_ready) == expected
-    database = dr_ready.result("DR-KMS-06", "database")
-    assert "set database.cluster_identifier" in database["message"]
+    database = dr_ready.result("DR-KMS-06", CLUSTER)
+    assert database["evidence"]["database"]["found_by"] == "database.cluster_identifier"
+    assert database["evidence"]["database"]["KmsKeyId"].startswith("arn:aws:kms:eu-west-1:")
+    assert "Enabled in eu-central-1 too" in database["message"]
     key = dr_ready.result("DR-KMS-02", ENC)
     assert key["evidence"]["key"]["MultiRegionKeyType"] == "PRIMARY"
     assert key["evidence"]["rotation"] == "enabled"
@@ -89,12 +91,12 @@ def test_mutation_fails_exactly_what_it_breaks(mutation: str, dr_ready: Outcome,
 def test_denied_describe_key_is_an_error_never_a_verdict(moto: DemoServer, tmp_path: Path) -> None:
     outcome = run_checks(seed(moto.url), tmp_path, "-m", "encryption", hooks=denied("DescribeKey", "kms"))
     for requirement, resource in [("DR-KMS-02", ENC), ("DR-KMS-03", ENC), ("DR-KMS-04", ENC), ("DR-KMS-04", SIG),
-                                  ("DR-KMS-05", SIG), *(("DR-KMS-06", b) for b in BUCKETS)]:
+                                  ("DR-KMS-05", SIG), *(("DR-KMS-06", b) for b in (*BUCKETS, CLUSTER))]:
         result = outcome.result(requirement, resource)
         assert result["status"] == "ERROR", (requirement, resource)
         assert result["message"].startswith("kms:DescribeKey denied on arn:aws:kms:eu-west-1:")
     assert outcome.status("DR-KMS-01") == "PASS"
-    assert outcome.exit_code == 1
+    assert outcome.exit_code == 6  # errors and no FAIL: an unfinished run, not a non-compliant one
 
 
 def test_denied_rotation_status_is_shown_but_decides_nothing(moto: DemoServer, tmp_path: Path) -> None:
@@ -173,44 +175,49 @@ def test_replica_key_missing_in_backup_region_fails_kms_06(moto: DemoServer, tmp
     assert outcome.status("DR-OBJ-05", STATES) == "PASS"
 
 
-def _cluster(demo: Demo, key_arn: str | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"StorageEncrypted": key_arn is not None}
-    if key_arn:
-        params["KmsKeyId"] = key_arn
+# The demo seeds the Aurora cluster CLUSTER (encrypted with the multi-region master key) and its config names
+# it; tests needing another database create one under another name and point the config at it.
+NO_IDENTIFIER = {"cluster_identifier": None}
+
+
+def _cluster(demo: Demo, identifier: str, key_arn: str) -> dict[str, Any]:
     return dict(client(demo, "rds").create_db_cluster(
-        DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", MasterUsername="spacelift",
-        MasterUserPassword="cluster-pa55word-never-shown", **params)["DBCluster"])
+        DBClusterIdentifier=identifier, Engine="aurora-postgresql", MasterUsername="spacelift",
+        MasterUserPassword="cluster-pa55word-never-shown", StorageEncrypted=True, KmsKeyId=key_arn)["DBCluster"])
 
 
 def test_database_key_with_replica_passes(moto: DemoServer, tmp_path: Path) -> None:
     demo = seed(moto.url)
-    _cluster(demo, demo.context.facts["kms"]["master"]["arn"])
-    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
-                         overrides={"database": {"cluster_identifier": CLUSTER}})
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06")
     result = outcome.result("DR-KMS-06", CLUSTER)
     assert result["status"] == "PASS", result["message"]
     assert result["evidence"]["database"]["found_by"] == "database.cluster_identifier"
+    assert result["evidence"]["database"]["KmsKeyId"] == demo.context.facts["kms"]["master"]["arn"]
 
 
 def test_database_key_single_region_fails(moto: DemoServer, tmp_path: Path) -> None:
     demo = seed(moto.url)
     single = client(demo, "kms").create_key(KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
-    _cluster(demo, single)
+    _cluster(demo, "spacelift-single-region", single)
     outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
-                         overrides={"database": {"cluster_identifier": CLUSTER}})
-    assert outcome.status("DR-KMS-06", CLUSTER) == "FAIL"
-    assert f"{single} is a single-region key" in outcome.result("DR-KMS-06", CLUSTER)["message"]
+                         overrides={"database": {"cluster_identifier": "spacelift-single-region"}})
+    assert outcome.status("DR-KMS-06", "spacelift-single-region") == "FAIL"
+    assert f"{single} is a single-region key" in outcome.result("DR-KMS-06", "spacelift-single-region")["message"]
 
 
 def test_database_found_from_a_plain_database_url(moto: DemoServer, tmp_path: Path) -> None:
     demo = seed(moto.url)
-    cluster = _cluster(demo, demo.context.facts["kms"]["master"]["arn"])
-    url = f"postgres://spacelift:url-pa55word-never-shown@{cluster['Endpoint']}:5432/spacelift"
+    # Another cluster too, so that finding the database by its endpoint has to pick the right one.
+    single = client(demo, "kms").create_key(KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+    _cluster(demo, "spacelift-other", single)
+    endpoint = demo.context.facts["database"]["writer_endpoint"]
+    url = f"postgres://spacelift:url-pa55word-never-shown@{endpoint}:5432/spacelift"
     outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
-                         overrides={"installation": {"settings": {"DATABASE_URL": url}}})
+                         overrides={"installation": {"settings": {"DATABASE_URL": url}}, "database": NO_IDENTIFIER})
     result = outcome.result("DR-KMS-06", CLUSTER)
-    assert result["status"] == "PASS"
+    assert result["status"] == "PASS", result["message"]
     assert result["evidence"]["database"]["found_by"] == "DATABASE_URL host"
+    assert result["evidence"]["database"]["identifier"] == CLUSTER
     assert "url-pa55word-never-shown" not in (outcome.reports / "dr-results.json").read_text()
 
 
@@ -218,28 +225,36 @@ def test_database_url_of_a_self_managed_database_is_not_applicable(moto: DemoSer
     demo = seed(moto.url)
     url = "postgres://spacelift:pw-never-shown@db.internal.example:5432/spacelift"
     outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
-                         overrides={"installation": {"settings": {"DATABASE_URL": url}}})
+                         overrides={"installation": {"settings": {"DATABASE_URL": url}}, "database": NO_IDENTIFIER})
     result = outcome.result("DR-KMS-06", "database")
     assert result["status"] == "N/A"
     assert "db.internal.example is no RDS/Aurora endpoint" in result["message"]
 
 
+def test_database_url_behind_a_secret_without_identifier_is_an_error(moto: DemoServer, tmp_path: Path) -> None:
+    # The demo's DATABASE_URL is a secret reference: without the cluster named, the suite says what to configure.
+    outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-KMS-06",
+                         overrides={"database": NO_IDENTIFIER})
+    result = outcome.result("DR-KMS-06", "database")
+    assert result["status"] == "ERROR"
+    assert "set database.cluster_identifier" in result["message"]
+
+
 def test_unencrypted_database_is_not_applicable(moto: DemoServer, tmp_path: Path) -> None:
-    demo = seed(moto.url)
-    _cluster(demo, None)
-    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06",
-                         overrides={"database": {"cluster_identifier": CLUSTER}})
-    assert outcome.status("DR-KMS-06", CLUSTER) == "N/A"
-
-
-@pytest.mark.parametrize(("hooks", "message"), [
-    (denied("DescribeDBClusters", "rds"), f"rds:DescribeDBClusters denied on {CLUSTER}"),
-    ([], f"DBClusterNotFoundFault: no cluster {CLUSTER}"),
-])
-def test_database_that_cannot_be_read_is_an_error(hooks: list[Any], message: str, moto: DemoServer,
-                                                  tmp_path: Path) -> None:
-    outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-KMS-06", hooks=hooks,
-                         overrides={"database": {"cluster_identifier": CLUSTER}})
+    outcome = run_checks(seed(moto.url, ["db-unencrypted"]), tmp_path, "--dr-requirement", "DR-KMS-06")
     result = outcome.result("DR-KMS-06", CLUSTER)
+    assert result["status"] == "N/A"
+    assert f"{CLUSTER} has no KMS key on its storage" in result["message"]
+
+
+@pytest.mark.parametrize(("identifier", "hooks", "message"), [
+    (CLUSTER, denied("DescribeDBClusters", "rds"), f"rds:DescribeDBClusters denied on {CLUSTER}"),
+    ("spacelift-missing", [], "DBClusterNotFoundFault: no cluster spacelift-missing"),
+])
+def test_database_that_cannot_be_read_is_an_error(identifier: str, hooks: list[Any], message: str,
+                                                  moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-KMS-06", hooks=hooks,
+                         overrides={"database": {"cluster_identifier": identifier}})
+    result = outcome.result("DR-KMS-06", identifier)
     assert result["status"] == "ERROR"
     assert message in result["message"]
