@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean policy
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest tests -n auto --dist loadfile
+
+# The published least-privilege IAM policies, generated from the read-only allowlist.
+policy: $(STAMP)
+	$(BIN)/python -m spacelift_dr.policy > policy/dr-suite-readonly.json
+	$(BIN)/python -m spacelift_dr.policy rsa-secret > policy/dr-suite-read-rsa-secret.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
