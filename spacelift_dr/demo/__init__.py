@@ -90,13 +90,15 @@ class Demo:
             register(event, handler)
 
 
-def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "builtin") -> Demo:
+def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "builtin",
+         environment: dict[str, str] | None = None) -> Demo:
     """Seed a (reset) moto server with the installation. Unknown mutation names are an error."""
     chosen = frozenset(mutations)
     unknown = sorted(chosen - MUTATIONS.keys())
     if unknown:
         raise ValueError(f"unknown demo mutation(s): {', '.join(unknown)}; known: {', '.join(sorted(MUTATIONS))}")
-    ctx = SeedContext(endpoint_url=endpoint_url, mutations=chosen, variant=variant)
+    ctx = SeedContext(endpoint_url=endpoint_url, mutations=chosen, variant=variant,
+                      extra_environment=dict(environment or {}))
     for seeder, _ in AREAS:
         seeder(ctx)
     return Demo(endpoint_url=endpoint_url, context=ctx)

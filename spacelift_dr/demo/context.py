@@ -36,6 +36,8 @@ class SeedContext:
     # moto answers some reads unfaithfully; these hooks give back what was seeded (see demo.fixups).
     replication_configurations: dict[str, dict[str, Any]] = field(default_factory=dict)
     fixups: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    # Settings a test adds to every service last, over what the seeders set.
+    extra_environment: dict[str, str] = field(default_factory=dict)
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def client(self, service: str, region: str | None = None) -> Any:

@@ -76,7 +76,7 @@ def seed(ctx: SeedContext) -> None:
     ecs.create_cluster(clusterName=ctx.facts.setdefault("ecs_cluster", f"spacelift-{ctx.suffix}"))
     task_definitions: dict[str, str] = {}
     for role in ("server", "drain", "scheduler"):
-        environment = {**ctx.environment, **ctx.service_environment[role]}
+        environment = {**ctx.environment, **ctx.service_environment[role], **ctx.extra_environment}
         container: dict[str, Any] = {
             "name": role,
             "image": f"{ecr_backend}:v3.0.0",
