@@ -240,8 +240,8 @@ def parse_config(data: Any, source: str) -> Config:
         raise format_validation_error(source, error) from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a config file. Any problem is one ``ConfigError`` naming file and key."""
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's data; an unreadable file or invalid YAML is one ``ConfigError`` naming where."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -249,12 +249,18 @@ def load_config(path: str | Path) -> Config:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
         raise ConfigError(source, "(file)", "a readable UTF-8 YAML file", reason) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise ConfigError(source, where, "valid YAML", str(problem)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file. Any problem is one ``ConfigError`` naming file and key."""
+    source = str(path)
+    data = read_yaml(path)
     if "source" in (data or {}) if isinstance(data, dict) else False:
         raise ConfigError(source, "source", "no such key (unknown key; see the README's configuration reference)")
     return parse_config(data, str(Path(path).resolve()) if source != "<config>" else source)

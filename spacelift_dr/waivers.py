@@ -14,11 +14,10 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError, field_validator
 
 from .catalogue import catalogue
-from .config import format_validation_error
+from .config import format_validation_error, read_yaml
 from .errors import ConfigError
 
 
@@ -69,17 +68,7 @@ _WAIVERS = TypeAdapter(list[Waiver])
 
 def load_waivers(path: str | Path) -> list[Waiver]:
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
-        raise ConfigError(source, "(file)", "a readable UTF-8 YAML file", reason) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ConfigError(source, where, "valid YAML", str(getattr(error, "problem", None) or "invalid")) from None
+    data = read_yaml(path)
     if data is None:
         return []
     if not isinstance(data, list):

@@ -87,6 +87,27 @@ def aws_environment(endpoint_url: str, credentials: tuple[str, str] = ("testing"
                 os.environ[name] = value
 
 
+def changed_verdicts(baseline: Outcome, broken: Outcome) -> dict[str, str]:
+    """The verdicts that differ from the baseline's; the two runs must have the same results."""
+    assert broken.verdicts.keys() == baseline.verdicts.keys()
+    return {k: v for k, v in broken.verdicts.items() if baseline.verdicts[k] != v}
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, restored afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def write_config(demo: Demo, directory: Path, overrides: dict[str, Any] | None = None) -> Path:
     data = demo.config().model_dump(mode="json", exclude_defaults=True)
     for section, values in (overrides or {}).items():

@@ -3,7 +3,6 @@ Spacelift API key appear in no output (HTML, JSON, JUnit, terminal, logs)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spacelift_dr.demo import DemoServer, seed
-from tests.scenario import run_checks
+from tests.scenario import environment, run_checks
 
 # Long enough not to occur by chance in a report; any printable character a password may hold.
 secret = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="\\'\"`$"),
@@ -37,20 +36,10 @@ def test_no_secret_appears_in_any_output(admin: str, token: str, custom: str, ds
             "DATABASE_URL": f"postgres://spacelift:{dsn_password}@{writer}:5432/spacelift"}},
         "continuity": {"spacelift_api": {"endpoint": "http://127.0.0.1:9"}},
     }
-    saved = {k: os.environ.get(k) for k in ("SPACELIFT_DR_DATABASE_URL", "SPACELIFT_API_KEY_ID",
-                                            "SPACELIFT_API_KEY_SECRET")}
-    os.environ["SPACELIFT_DR_DATABASE_URL"] = f"postgresql://auditor:{live_password}@127.0.0.1:9/spacelift"
-    os.environ["SPACELIFT_API_KEY_ID"] = "01DEMOKEYID"
-    os.environ["SPACELIFT_API_KEY_SECRET"] = api_secret
-    try:
-        capsys.readouterr()
+    capsys.readouterr()
+    with environment({"SPACELIFT_DR_DATABASE_URL": f"postgresql://auditor:{live_password}@127.0.0.1:9/spacelift",
+                      "SPACELIFT_API_KEY_ID": "01DEMOKEYID", "SPACELIFT_API_KEY_SECRET": api_secret}):
         outcome = run_checks(demo, tmp_path_factory.mktemp("secrets"), overrides=overrides, capsys=capsys)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     assert outcome.results, "the run produced results to scan"
     outputs = {path.name: path.read_text(encoding="utf-8") for path in Path(outcome.reports).iterdir()
                if path.is_file()}
