@@ -65,6 +65,8 @@ def test_html_report_is_one_self_contained_file(demo_run: DemoRun) -> None:
     fetched += re.findall(r"""<link\b[^>]*\bhref\s*=\s*["']?\s*(?:https?:)?//""", html, re.IGNORECASE)
     fetched += re.findall(r"""(?:url\(|@import)\s*["']?\s*(?:https?:)?//""", html, re.IGNORECASE)
     assert fetched == [], "the report must load nothing from the network"
+    assert "http://" not in html
+    assert "https://" not in html, "an archived report points nowhere outside itself"
     assert not list(demo_run.reports.glob("assets")), "no side files: everything is inline"
     assert "DR-OBJ-03" in html
 
