@@ -92,10 +92,6 @@ def iam_action(service: str, operation: str) -> str:
     return _IAM_ACTION.get((service, operation), f"{_IAM_PREFIX.get(service, service)}:{operation}")
 
 
-def is_allowed(service: str, operation: str) -> bool:
-    return operation in READ_ONLY_OPERATIONS.get(service, frozenset())
-
-
 @dataclass
 class CallRecord:
     """What one check's verdict rests on: the reads it made (sent, or answered from the run cache)."""
@@ -309,22 +305,16 @@ class AwsAccess:
         action = iam_action(service, operation)
         client = self.client(service, region)
         method = xform_name(operation)
-        retries = 0
         try:
             if paginate_key is None:
                 response = getattr(client, method)(**params)
-                retries = response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-                self.calls.count(action, key, retries)
+                self.calls.count(action, key, response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
                 return response
             items: list[Any] = []
-            pages = 0
-            for page in client.get_paginator(method).paginate(**params):
-                pages += 1
-                retries += page.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            for number, page in enumerate(client.get_paginator(method).paginate(**params)):
+                # Each page is a call of its own: a distinct read.
+                self.calls.count(action, f"{key}#{number}", page.get("ResponseMetadata", {}).get("RetryAttempts", 0))
                 items.extend(page.get(paginate_key, []))
-            for _ in range(pages):
-                self.calls.count(action, f"{key}#{_}", 0)
-            self.calls.retries += retries
             return items
         except botocore.exceptions.ClientError as error:
             self.calls.count(action, key, 0)

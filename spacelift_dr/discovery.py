@@ -59,11 +59,6 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
     return services
 
 
-def missing_services(config: Config, services: dict[str, Service]) -> list[str]:
-    names = config.installation.discover.services.model_dump()
-    return [f"{role} (ECS service {names[role]})" for role in names if role not in services]
-
-
 def build_installation(config: Config, aws: AwsAccess) -> Installation:
     """The installation of the config. Raises Unobservable when ECS cannot be read."""
     section = config.installation

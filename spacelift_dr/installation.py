@@ -17,13 +17,6 @@ SERVICES = ("server", "drain", "scheduler")
 # The DR guide's critical buckets, by the kind used in config and parametrization.
 CRITICAL_BUCKET_KINDS = ("modules", "policy_inputs", "run_logs", "states")
 
-# Buckets the official modules configure (OBJECT_STORAGE_BUCKET_<KIND>); _UPLOADS_URL is a URL.
-KNOWN_BUCKET_KINDS = (
-    "deliveries", "large_queue_messages", "metadata", "modules", "policy_inputs", "run_logs", "states",
-    "uploads", "user_uploaded_workspaces", "workspace", "usage_analytics",
-)
-
-
 def bucket_setting(kind: str) -> str:
     return f"OBJECT_STORAGE_BUCKET_{kind.upper()}"
 

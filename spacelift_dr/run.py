@@ -115,7 +115,7 @@ class Run:
             "primary_region": section.primary_region,
             "backup_region": section.backup_region,
             "suite_version": __version__,
-            "config_source": "embedded demo" if self.demo else section_source(self.config),
+            "config_source": "embedded demo" if self.demo else self.config.source,
             "config_digest": self.config_digest,
             "started_at": timestamp(self.started_at),
             "finished_at": timestamp(self.finished_at) if self.finished_at else None,
@@ -140,12 +140,13 @@ class Run:
     def document(self) -> dict[str, Any]:
         """dr-results.json: every result with its evidence, for diffing runs and for other tools."""
         evaluated = {r.requirement.id for r in self.results}
+        metadata = self.metadata()
         return self.redactor.value({
             "suite": {"name": "spacelift-dr", "version": __version__},
             "installation": {
                 "name": self.name,
-                "account": self.metadata()["account"],
-                "caller_arn": self.metadata()["caller_arn"],
+                "account": metadata["account"],
+                "caller_arn": metadata["caller_arn"],
                 "primary_region": self.config.installation.primary_region,
                 "backup_region": self.config.installation.backup_region,
                 "config_digest": self.config_digest,
@@ -167,9 +168,6 @@ class Run:
             "results": [r.to_json() for r in self.results],
         })
 
-
-def section_source(config: Config) -> str:
-    return config.source
 
 
 def digest_of(path: str | Path) -> str:

@@ -69,22 +69,16 @@ class HookPlugin:
 def aws_environment(endpoint_url: str, credentials: tuple[str, str] = ("testing", "testing")) -> Iterator[None]:
     """The standard AWS environment pointed at the moto server, restored afterwards."""
     values = {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": credentials[0],
-              "AWS_SECRET_ACCESS_KEY": credentials[1], "AWS_DEFAULT_REGION": "eu-west-1"}
-    removed = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
-    saved = {k: os.environ.get(k) for k in (*values, *removed)}
-    os.environ.update(values)
-    for name in removed:
-        os.environ.pop(name, None)
-    os.environ["AWS_CONFIG_FILE"] = os.devnull
-    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+              "AWS_SECRET_ACCESS_KEY": credentials[1], "AWS_DEFAULT_REGION": "eu-west-1",
+              # No profile or shared files of the machine running the tests may take part.
+              "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    removed = ("AWS_PROFILE", "AWS_SESSION_TOKEN")
+    saved = {name: os.environ.pop(name) for name in removed if name in os.environ}
     try:
-        yield
+        with environment(values):
+            yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        os.environ.update(saved)
 
 
 def changed_verdicts(baseline: Outcome, broken: Outcome) -> dict[str, str]:

@@ -69,23 +69,9 @@ class Demo:
         }, "<demo>")
 
     def install_fixups(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
-        """Give back what was seeded where moto's answers are known to be unfaithful (moto 5.2).
-
-        moto reports ``DeleteMarkerReplication`` as Disabled whatever was put and drops
-        ``SourceSelectionCriteria``: the replication configuration the seeder put is returned instead.
-        """
-        seeded = self.context.replication_configurations
-
-        def remember_bucket(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-            context["dr_demo_bucket"] = params.get("Bucket")
-
-        def replay_replication(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-            bucket = context.get("dr_demo_bucket")
-            if bucket in seeded and "ReplicationConfiguration" in parsed:
-                parsed["ReplicationConfiguration"] = seeded[bucket]
-
-        register("before-parameter-build.s3.GetBucketReplication", remember_bucket)
-        register("after-call.s3.GetBucketReplication", replay_replication)
+        """Give back what was seeded where moto's answers are known to be unfaithful (moto 5.2): each area
+        seeder registers its corrections (``SeedContext.replay``), e.g. the replication configurations whose
+        DeleteMarkerReplication and SourceSelectionCriteria moto drops."""
         for event, handler in self.context.fixups:
             register(event, handler)
 

@@ -48,6 +48,19 @@ class SeedContext:
                 aws_access_key_id="demo", aws_secret_access_key="demo")
         return self._clients[key]
 
+    def replay(self, service: str, operation: str, fix: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+        """Correct moto's answer to ``operation`` with what was seeded: ``fix(api_params, parsed)``."""
+        key = f"dr_demo_params:{service}.{operation}"
+
+        def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context[key] = dict(params)
+
+        def correct(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            fix(context.get(key, {}), parsed)
+
+        self.fixups.append((f"before-parameter-build.{service}.{operation}", remember))
+        self.fixups.append((f"after-call.{service}.{operation}", correct))
+
     def mutated(self, name: str) -> bool:
         return name in self.mutations
 

@@ -66,15 +66,11 @@ def _state_bucket(ctx: SeedContext) -> None:
 
 
 def _replay_mfa_delete(ctx: SeedContext, buckets: set[str]) -> None:
-    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["dr_demo_versioning_bucket"] = params.get("Bucket")
-
-    def replay(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if context.get("dr_demo_versioning_bucket") in buckets and "Error" not in parsed:
+    def fix(params: dict[str, Any], parsed: dict[str, Any]) -> None:
+        if params.get("Bucket") in buckets and "Error" not in parsed:
             parsed["MFADelete"] = "Enabled"
 
-    ctx.fixups.append(("before-parameter-build.s3.GetBucketVersioning", remember))
-    ctx.fixups.append(("after-call.s3.GetBucketVersioning", replay))
+    ctx.replay("s3", "GetBucketVersioning", fix)
 
 
 def _role(ctx: SeedContext, name: str, statements: list[dict[str, Any]]) -> str:

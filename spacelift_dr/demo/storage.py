@@ -104,6 +104,14 @@ def seed(ctx: SeedContext) -> None:
                 _replicate(ctx, replica, replica_region, [_rule(ctx, kind, source, master["arn"], back=True)])
         _replicate(ctx, source, ctx.primary, [_rule(ctx, kind, replica, replica_key)])
 
+    # moto reports DeleteMarkerReplication Disabled whatever was put and drops SourceSelectionCriteria.
+    seeded = ctx.replication_configurations
+
+    def replay_replication(params: dict[str, Any], parsed: dict[str, Any]) -> None:
+        if params.get("Bucket") in seeded and "ReplicationConfiguration" in parsed:
+            parsed["ReplicationConfiguration"] = seeded[params["Bucket"]]
+
+    ctx.replay("s3", "GetBucketReplication", replay_replication)
     ctx.facts["buckets"] = names
     for kind, name in names.items():
         ctx.environment[f"OBJECT_STORAGE_BUCKET_{kind.upper()}"] = name
