@@ -7,10 +7,10 @@ import urllib.parse
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from spacelift_dr.facts.iam import ANY_EXTERNAL_ID, Caller, TrustPolicy, mfa_requirement
+from spacelift_dr.facts.iam import ANY_EXTERNAL_ID, Caller, TrustPolicy, arn_account, mfa_requirement
 
 ACCOUNT = "123456789012"
 OTHER = "210987654321"
@@ -224,6 +224,9 @@ def test_allows_under_unknown_conditions_never_allow(base: list[dict[str, Any]],
     assert not policy(*guarded).evaluate(caller).allowed
 
 
+@example([allow("*", {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+          {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:role/x"}, "Action": "sts:AssumeRole"},
+          {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "sts:AssumeRole"}])
 @given(st.lists(statements, max_size=5))
 def test_mfa_is_enforced_only_if_no_probe_gets_in_without_it(base: list[dict[str, Any]]) -> None:
     trust = policy(*base)
@@ -231,6 +234,8 @@ def test_mfa_is_enforced_only_if_no_probe_gets_in_without_it(base: list[dict[str
     if requirement.enforced:
         for entry in trust.human_principals():
             for mfa in (False, None):
-                caller = Caller(ACCOUNT, USER if entry in ("*", ACCOUNT, ROOT) else entry, mfa, ANY_EXTERNAL_ID)
+                arn = USER if entry in ("*", ACCOUNT, ROOT) else entry
+                # A caller's account is the one its ARN names (a Deny on that account's root covers it).
+                caller = Caller(arn_account(arn) or ACCOUNT, arn, mfa, ANY_EXTERNAL_ID)
                 if caller.arn and caller.matches(entry):
                     assert not trust.evaluate(caller).allowed
