@@ -17,4 +17,5 @@ pytest_plugins = [
     "fixtures.encryption",
     "fixtures.broker",
     "fixtures.continuity",
+    "fixtures.distributed",
 ]

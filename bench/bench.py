@@ -1,108 +1,217 @@
-"""Benchmark: wall time, API calls and peak memory of a suite run, with injected per-call latency.
+"""Benchmark: wall time, API calls and peak memory of the suite over growing installations.
 
-Run by hand (not in CI): ``.venv/bin/python bench/bench.py [--latency-ms 50] [--quick]``. Each
-measurement runs in a fresh process (so peak memory is that run's), against a moto server on loopback
-seeded with the demo installation; the latency is added to every AWS request before it is sent, as a
-slow network would. It prints one table row per size: concurrent (default) and serial (--dr-serial).
+Run by hand (not in CI): ``.venv/bin/python bench/bench.py [--latency-ms 50] [--quick]``.
+
+One moto server on loopback holds every installation, each in an AWS account of its own (the demo's
+seeders, with the bucket names made unique). A loopback proxy in front of it holds every request for
+the given latency before forwarding it, as a distant AWS endpoint would. The suite runs as a user runs
+it, in a process of its own: ``pytest --dr-config=<config listing the installations>`` with
+``AWS_ENDPOINT_URL`` pointing at the proxy and an AWS profile per installation. Peak memory is that
+process's. The rows: 1, 10 and 50 installations; one installation with 10, 100 and 1000 extra critical
+buckets and as many extra deployment roles. Each size runs concurrently (default) and with
+``--dr-serial``; the verdicts are not the point (moto's known gaps fail some checks without the demo's
+replays), the reads are.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+SUITE = """
+import json, resource, sys
+import pytest
+code = pytest.main(sys.argv[2:])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+open(sys.argv[1], "w").write(json.dumps({"exit": int(code), "peak_rss_mb": peak}))
+"""
 
-def one(installations: int, extra_buckets: int, latency_ms: int, serial: bool) -> dict[str, Any]:
-    """One measurement, in this process: seed, run the suite once per installation, report figures."""
+
+class LatencyProxy:
+    """Forwards every request to ``target`` after sleeping ``latency`` seconds (loopback only)."""
+
+    def __init__(self, target: str, latency: float) -> None:
+        host, port = target.removeprefix("http://").split(":")
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+            def _forward(self) -> None:
+                time.sleep(latency)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                upstream = http.client.HTTPConnection(host, int(port), timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                payload = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in {"transfer-encoding", "connection", "content-length"}:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                upstream.close()
+
+            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def seed_installations(url: str, count: int, extra: int) -> tuple[list[dict[str, Any]], str]:
+    """Seed ``count`` installations, each with ``extra`` more critical buckets and deployment roles; their
+    configs and the shared credentials file's text."""
     import boto3
 
-    from spacelift_dr.demo import DemoServer, seed
-    from tests.scenario import run_checks
+    from spacelift_dr.demo import DEMO_GAPS, seed
+    from spacelift_dr.demo.context import ACCOUNT
+
+    entries, profiles = [], []
+    for number in range(count):
+        account = ACCOUNT if number == 0 else f"{100000000000 + number:012d}"
+        suffix = "ab12c" if number == 0 else f"i{number:04d}"
+        buckets = {f"OBJECT_STORAGE_BUCKET_EXTRA_{i}": f"spacelift-extra-{i}-{suffix}" for i in range(extra)}
+        demo = seed(url, DEMO_GAPS, environment=buckets, account=account, suffix=suffix)
+        credentials = demo.context.credentials
+        s3 = boto3.client("s3", region_name=demo.context.primary, endpoint_url=url, **credentials)
+        iam = boto3.client("iam", region_name=demo.context.primary, endpoint_url=url, **credentials)
+        for bucket in buckets.values():
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": demo.context.primary})
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]})
+        roles = [iam.create_role(RoleName=f"spacelift-deploy-extra-{i}-{suffix}",
+                                 AssumeRolePolicyDocument=trust)["Role"]["Arn"] for i in range(extra)]
+        name = f"installation-{number:02d}"
+        data = demo.config(name).model_dump(mode="json", exclude_defaults=True)
+        data["installation"]["aws_profile"] = name
+        if extra:
+            kinds = ["modules", "policy_inputs", "run_logs", "states", *(f"extra_{i}" for i in range(extra))]
+            data["installation"]["critical_buckets"] = kinds
+            data["continuity"]["deployment_roles"] = [*data["continuity"]["deployment_roles"], *roles]
+        entries.append(data)
+        profiles.append(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in credentials.items()))
+    return entries, "".join(profiles)
+
+
+def run_suite(folder: Path, endpoint: str, serial: bool) -> dict[str, Any]:
+    reports = folder / ("serial" if serial else "concurrent")
+    figures = folder / f"figures-{'serial' if serial else 'concurrent'}.json"
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_SHARED_CREDENTIALS_FILE": str(folder / "credentials"),
+           "AWS_CONFIG_FILE": os.devnull, "AWS_DEFAULT_REGION": "eu-west-1"}
+    env.pop("AWS_PROFILE", None)
+    args = [f"--dr-config={folder / 'installations.yaml'}", f"--dr-reports={reports}", "-q", "-p", "no:randomly",
+            "-p", "no:cacheprovider", *(["--dr-serial"] if serial else [])]
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", SUITE, str(figures), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=7200)
+    wall = time.perf_counter() - started
+    if not figures.exists():
+        raise SystemExit(f"suite run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    measured = json.loads(figures.read_text(encoding="utf-8"))
+    index = reports / "dr-installations.json"
+    documents = ([json.loads((reports / e["results_file"]).read_text(encoding="utf-8"))
+                  for e in json.loads(index.read_text(encoding="utf-8"))["installations"]] if index.exists()
+                 else [json.loads((reports / "dr-results.json").read_text(encoding="utf-8"))])
+    return {"wall_s": wall, "peak_rss_mb": measured["peak_rss_mb"],
+            "results": sum(len(d["results"]) for d in documents),
+            "calls": sum(d["api_calls"]["total"] for d in documents),
+            "distinct": sum(d["api_calls"]["distinct"] for d in documents)}
+
+
+def measure(installations: int, extra: int, latency_ms: int, serial: bool) -> dict[str, Any]:
+    """Run the suite once concurrently, and once serially if asked, each on a freshly seeded server: moto's
+    answers depend on earlier reads (a described KMS replica turns its primary into a REPLICA), so a second
+    run on the same server would not read the same installation."""
+    row: dict[str, Any] = {"installations": installations, "extra": extra, "serial": None}
+    for mode in ("concurrent", "serial") if serial else ("concurrent",):
+        row[mode] = _measure_once(installations, extra, latency_ms, mode == "serial")
+    return row
+
+
+def _measure_once(installations: int, extra: int, latency_ms: int, serial: bool) -> dict[str, Any]:
+    import yaml
+
+    from spacelift_dr.demo import DemoServer
 
     server = DemoServer().start()
-
-    def slow_network(**_: Any) -> None:
-        time.sleep(latency_ms / 1000)
-
-    totals = {"wall_s": 0.0, "calls": 0, "distinct": 0, "results": 0}
+    proxy = LatencyProxy(server.url, latency_ms / 1000)
     try:
-        for number in range(installations):
-            server.reset()
-            extra = {f"OBJECT_STORAGE_BUCKET_EXTRA_{i}": f"spacelift-extra-{i}-ab12c" for i in range(extra_buckets)}
-            demo = seed(server.url, environment=extra)
-            s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=server.url, aws_access_key_id="b",
-                              aws_secret_access_key="b")
-            for name in extra.values():
-                s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-            overrides = None
-            if extra_buckets:
-                installation = demo.config().model_dump(mode="json", exclude_defaults=True)["installation"]
-                extra_kinds = [f"extra_{i}" for i in range(extra_buckets)]
-                kinds = ["modules", "policy_inputs", "run_logs", "states", *extra_kinds]
-                overrides = {"installation": {**installation, "critical_buckets": kinds}}
-            args = ["--dr-serial"] if serial else []
-            started = time.perf_counter()
-            outcome = run_checks(demo, Path(tempfile.mkdtemp(prefix=f"bench-{number}-")), *args,
-                                 overrides=overrides, hooks=[("before-send", slow_network)])
-            totals["wall_s"] += time.perf_counter() - started
-            calls = outcome.document["api_calls"]
-            totals["calls"] += calls["total"]
-            totals["distinct"] += calls["distinct"]
-            totals["results"] += len(outcome.results)
+        entries, credentials = seed_installations(server.url, installations, extra)
+        folder = Path(tempfile.mkdtemp(prefix=f"bench-{installations}-{extra}-"))
+        (folder / "credentials").write_text(credentials, encoding="utf-8")
+        config = {"installations": entries} if installations > 1 else entries[0]
+        (folder / "installations.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        return run_suite(folder, proxy.url, serial)
     finally:
+        proxy.stop()
         server.stop()
-    totals["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return totals
 
 
-def measure(installations: int, extra_buckets: int, latency_ms: int, serial: bool) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--one", str(installations), str(extra_buckets),
-                           str(latency_ms), "serial" if serial else "concurrent"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=7200)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise SystemExit(f"measurement failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return dict(json.loads(lines[-1]))
+def slope(rows: list[dict[str, Any]], key: str) -> float:
+    """Least-squares seconds per unit of ``key`` (installations, or extra buckets and roles)."""
+    xs = [row[key] for row in rows]
+    ys = [row["concurrent"]["wall_s"] for row in rows]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--quick", action="store_true", help="small sizes only")
-    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="1 and 10 installations, 10 and 100 extra")
+    parser.add_argument("--serial-limit", type=int, default=100,
+                        help="skip the serial run above this many installations × max(extra, 1)")
     options = parser.parse_args()
-    if options.one:
-        installations, extra, latency, mode = options.one
-        print(json.dumps(one(int(installations), int(extra), int(latency), mode == "serial")))
-        return
-    sizes = [(1, 0), (10, 0), (1, 10), (1, 100)] if options.quick else \
-        [(1, 0), (10, 0), (50, 0), (1, 10), (1, 100), (1, 1000)]
-    print(f"latency per call: {options.latency_ms} ms")
-    print("| installations | extra buckets | results | calls total | calls distinct | wall s | serial wall s "
-          "| serial/concurrent | peak RSS MB |")
+    fleet = [1, 10] if options.quick else [1, 10, 50]
+    extras = [10, 100] if options.quick else [10, 100, 1000]
+
+    baseline = measure(1, 0, 0, serial=False)["concurrent"]["wall_s"]
+    print(f"latency per call: {options.latency_ms} ms; the demo installation without latency: {baseline:.2f} s")
+    print("| installations | extra buckets and roles | results | calls total | calls distinct | wall s "
+          "| serial wall s | serial/concurrent | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for installations, extra in sizes:
-        concurrent = measure(installations, extra, options.latency_ms, serial=False)
-        serial: dict[str, Any] | None = None
-        if installations * max(extra, 1) <= 100:  # the serial run of the largest sizes takes too long
-            serial = measure(installations, extra, options.latency_ms, serial=True)
-        ratio = f"{serial['wall_s'] / concurrent['wall_s']:.1f}x" if serial else "not run"
-        print(f"| {installations} | {extra} | {concurrent['results']} | {concurrent['calls']} | "
-              f"{concurrent['distinct']} | {concurrent['wall_s']:.2f} | "
-              f"{serial['wall_s']:.2f} | " if serial else f"| {installations} | {extra} | {concurrent['results']} | "
-              f"{concurrent['calls']} | {concurrent['distinct']} | {concurrent['wall_s']:.2f} | — | ", end="")
-        print(f"{ratio} | {concurrent['peak_rss_mb']:.0f} |", flush=True)
+    rows = []
+    for installations, extra in [(n, 0) for n in fleet] + [(1, e) for e in extras]:
+        serial = installations * max(extra, 1) <= options.serial_limit
+        row = measure(installations, extra, options.latency_ms, serial)
+        rows.append(row)
+        fast, slow = row["concurrent"], row["serial"]
+        serial_wall = f"{slow['wall_s']:.2f}" if slow else "not run"
+        ratio = f"{slow['wall_s'] / fast['wall_s']:.1f}x" if slow else "—"
+        print(f"| {installations} | {extra} | {fast['results']} | {fast['calls']} | {fast['distinct']} | "
+              f"{fast['wall_s']:.2f} | {serial_wall} | {ratio} | {fast['peak_rss_mb']:.0f} |", flush=True)
+    demo = rows[0]["concurrent"]["wall_s"]
+    print(f"\nlatency added to the demo installation: {demo - baseline:+.2f} s "
+          f"({(demo - baseline) / (options.latency_ms / 1000):.1f} round trips of {options.latency_ms} ms)")
+    print(f"growth: {slope([r for r in rows if r['extra'] == 0], 'installations'):.2f} s per installation; "
+          f"{slope([r for r in rows if r['installations'] == 1], 'extra'):.3f} s per extra bucket and role")
+    once = all(r["concurrent"]["calls"] == r["concurrent"]["distinct"] for r in rows)
+    print(f"distinct == total in every row: {once}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from spacelift_dr.config import Policy
 from spacelift_dr.errors import Unobservable
 from spacelift_dr.facts.kms import MODES, DatabaseStorage, EncryptionModes, Key, KmsFacts
 from spacelift_dr.facts.rsa import RSA_SETTING, RsaKeyInspection, RsaKeys
-from spacelift_dr.facts.s3 import Bucket, arn_region
+from spacelift_dr.facts.s3 import Bucket
 from spacelift_dr.installation import Installation
 from spacelift_dr.results import Evidence, NotApplicable
 
@@ -117,7 +117,7 @@ def test_critical_bucket_key_is_in_backup_region(critical_bucket: Bucket, kms_fa
         if problem:
             problems.append(f"default encryption key: {problem}")
     for replica_key in replica_keys:
-        problem = _replica_key_problem(replica_key, kms_facts, backup)
+        problem = kms_facts.replica_key_problem(replica_key, backup)
         if problem:
             problems.append(f"replication ReplicaKmsKeyID: {problem}")
     assert not problems, (f"{critical_bucket.name}: " + "; ".join(problems)
@@ -184,16 +184,6 @@ def _rotation(key: Key) -> str:
     except Unobservable as error:
         return f"not observed ({error})"
     return "not applicable to this key" if enabled is None else ("enabled" if enabled else "disabled")
-
-
-def _replica_key_problem(key_id: str, kms_facts: KmsFacts, backup: str) -> str | None:
-    region = arn_region(key_id)
-    if region is not None and region != backup:
-        return f"{key_id} is in {region}, not in {backup}"
-    found = kms_facts.describe(key_id, backup)
-    if found is None:
-        return f"{key_id} does not exist in {backup}"
-    return None if found.enabled else f"{found.arn} is {found.key_state}"
 
 
 def _rsa_problem(inspection: RsaKeyInspection | None, min_bits: int) -> str | None:

@@ -144,6 +144,15 @@ class CallCounter:
         with self._lock:
             self.cache_hits += 1
 
+    def merge(self, sent: dict[str, int], distinct: Collection[str], cache_hits: int, retries: int) -> None:
+        """Add another process's counts (an xdist worker's): a read both made counts twice in ``sent``
+        and once in ``distinct``."""
+        with self._lock:
+            self.sent.update(sent)
+            self.distinct.update(distinct)
+            self.cache_hits += cache_hits
+            self.retries += retries
+
     @property
     def total(self) -> int:
         return sum(self.sent.values())
@@ -159,6 +168,10 @@ class CallCounter:
 
 
 EventHook = tuple[str, Callable[..., Any]]
+
+# At most this many requests in flight per service and run: botocore's connection pool per client is
+# 10, and AWS throttles per service, so a wide prefetch queues here rather than in retries.
+PER_SERVICE_CONCURRENCY = 10
 
 
 class AwsAccess:
@@ -192,6 +205,7 @@ class AwsAccess:
         self._cache: dict[str, Future[Any]] = {}
         self._cache_lock = threading.Lock()
         self._event_hooks: list[EventHook] = []
+        self._service_slots: dict[str, threading.BoundedSemaphore] = {}
         self.calls = CallCounter()
 
     # -- clients ---------------------------------------------------------------------------------
@@ -279,7 +293,8 @@ class AwsAccess:
             self.calls.hit()
             return future.result()
         try:
-            result = self._send(service, region, operation, resource, absent, params, paginate_key, key)
+            with self._slot(service):
+                result = self._send(service, region, operation, resource, absent, params, paginate_key, key)
         except Unobservable as error:
             future.set_exception(error)
             raise
@@ -290,6 +305,12 @@ class AwsAccess:
             raise
         future.set_result(result)
         return result
+
+    def _slot(self, service: str) -> threading.BoundedSemaphore:
+        with self._clients_lock:
+            if service not in self._service_slots:
+                self._service_slots[service] = threading.BoundedSemaphore(PER_SERVICE_CONCURRENCY)
+            return self._service_slots[service]
 
     def _send(
         self,

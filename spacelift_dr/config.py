@@ -98,6 +98,8 @@ class InstallationSection(_Strict):
     primary_region: Region
     backup_region: Region
     account_id: AccountId | None = None
+    # A named profile of the AWS shared config (credentials or a role to assume): one per account.
+    aws_profile: Annotated[StrictStr, Field(min_length=1, pattern=r"^[\w+=,.@/-]+$")] | None = None
     discover: Discover = Discover()
     settings: dict[Annotated[StrictStr, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], StrictStr] = {}
     critical_buckets: Annotated[list[BucketKind], Field(min_length=1)] = list(DEFAULT_CRITICAL_BUCKETS)
@@ -210,12 +212,13 @@ def _expectation(error: Any) -> tuple[str, str | None]:
     return message, _describe(error.get("input"))
 
 
-def format_validation_error(source: str, error: ValidationError) -> ConfigError:
+def format_validation_error(source: str, error: ValidationError,
+                            prefix: tuple[int | str, ...] = ()) -> ConfigError:
     """Turn pydantic's errors into one message: a line per problem, each naming key and expectation."""
     lines = []
     first: tuple[str, str, str | None] | None = None
     for item in error.errors():
-        key = _location(tuple(item["loc"]))
+        key = _location((*prefix, *item["loc"]))
         expected, got = _expectation(item)
         # Model-level validators already name their key at the start of the message.
         if item["type"] == "value_error" and ": expected " in expected and key.count(".") <= 1:
@@ -259,8 +262,72 @@ def read_yaml(path: str | Path) -> Any:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file. Any problem is one ``ConfigError`` naming file and key."""
-    source = str(path)
-    data = read_yaml(path)
-    if "source" in (data or {}) if isinstance(data, dict) else False:
+    return _single(read_yaml(path), str(Path(path).resolve()))
+
+
+def _single(data: Any, source: str) -> Config:
+    if isinstance(data, dict) and "source" in data:
         raise ConfigError(source, "source", "no such key (unknown key; see the README's configuration reference)")
-    return parse_config(data, str(Path(path).resolve()) if source != "<config>" else source)
+    return parse_config(data, source)
+
+
+def _merged(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` over ``defaults``, section by section (a mapping merges, anything else replaces)."""
+    out = dict(defaults)
+    for key, value in entry.items():
+        base = out.get(key)
+        out[key] = _merged(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
+    return out
+
+
+def _fleet_file(data: dict[str, Any], source: str) -> list[Config]:
+    """A file listing installations: ``installations:`` (each a whole config) and optional ``defaults:``."""
+    unknown = sorted(set(data) - {"installations", "defaults"})
+    if unknown:
+        raise ConfigError(source, unknown[0], "no such key beside installations: and defaults: (a file listing "
+                          "installations keeps every other section inside each entry or in defaults:)")
+    entries, defaults = data.get("installations"), data.get("defaults") or {}
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(source, "installations", "a non-empty list of installation configs", _describe(entries))
+    if not isinstance(defaults, dict):
+        raise ConfigError(source, "defaults", "a mapping of config sections shared by every installation",
+                          _describe(defaults))
+    configs = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ConfigError(source, f"installations[{index}]", "a mapping with an 'installation:' section",
+                              _describe(entry))
+        if "source" in entry:
+            raise ConfigError(source, f"installations[{index}].source", "no such key (unknown key)")
+        try:
+            configs.append(Config.model_validate({**_merged(defaults, entry), "source": source}))
+        except ValidationError as error:
+            raise format_validation_error(source, error, prefix=("installations", index)) from None
+    return configs
+
+
+def load_configs(path: str | Path) -> list[Config]:
+    """One or more installations: a config file, a file listing ``installations:``, or a folder of such
+    files (``*.yaml`` and ``*.yml``, in name order). Installation names must be unique across all."""
+    given = Path(path)
+    if given.is_dir():
+        files = sorted(p for p in given.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+        if not files:
+            raise ConfigError(str(path), "(folder)", "a folder holding one or more *.yaml config files", "none")
+    else:
+        files = [given]
+    configs: list[Config] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        data = read_yaml(file)
+        source = str(file.resolve())
+        found = (_fleet_file(data, source) if isinstance(data, dict) and "installations" in data
+                 else [_single(data, source)])
+        for config in found:
+            name = config.installation.name
+            if name in seen:
+                raise ConfigError(source, "installation.name", f"a name no other installation has ({name!r} is "
+                                  f"also in {seen[name]})", repr(name))
+            seen[name] = source
+            configs.append(config)
+    return configs

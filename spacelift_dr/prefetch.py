@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 Thunk = Callable[[], object]
 
-MAX_WORKERS = 16
+MAX_WORKERS = 32
 
 
 @dataclass

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import __version__
 from .aws import AwsAccess, CallRecord, recording
@@ -20,6 +21,8 @@ from .installation import Installation
 from .redaction import Redactor
 from .results import Result, Status, timestamp, utc_now
 from .waivers import WaiverBook
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,9 +46,25 @@ class Run:
     baseline_source: str = ""
     discovery_record: CallRecord = field(default_factory=CallRecord)
     _installation: Installation | Unobservable | None = None
+    _memo: dict[str, Any] = field(default_factory=dict)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.buckets = BucketFacts(self.aws, self.config.installation.primary_region)
+
+    def memo(self, key: str, make: Callable[[], T], close: Callable[[T], None] | None = None) -> T:
+        """One ``make()`` per run: the facts objects the fixtures share (they are per installation, so
+        they live with the run rather than in session-scoped fixtures)."""
+        if key not in self._memo:
+            made = make()
+            self._memo[key] = made
+            if close is not None:
+                self._closers.append(lambda: close(made))
+        return self._memo[key]
+
+    def close(self) -> None:
+        while self._closers:
+            self._closers.pop()()
 
     @property
     def name(self) -> str:
@@ -137,11 +156,9 @@ class Run:
                 row[str(result.status)] += 1
         return dict(sorted(table.items()))
 
-    def document(self) -> dict[str, Any]:
-        """dr-results.json: every result with its evidence, for diffing runs and for other tools."""
-        evaluated = {r.requirement.id for r in self.results}
+    def document_header(self) -> dict[str, Any]:
         metadata = self.metadata()
-        return self.redactor.value({
+        return {
             "suite": {"name": "spacelift-dr", "version": __version__},
             "installation": {
                 "name": self.name,
@@ -152,6 +169,13 @@ class Run:
                 "config_digest": self.config_digest,
                 "demo": self.demo,
             },
+        }
+
+    def document(self) -> dict[str, Any]:
+        """dr-results.json: every result with its evidence, for diffing runs and for other tools."""
+        evaluated = {r.requirement.id for r in self.results}
+        return self.redactor.value({
+            **self.document_header(),
             "started_at": timestamp(self.started_at),
             "finished_at": timestamp(self.finished_at or utc_now()),
             "complete": self.complete,

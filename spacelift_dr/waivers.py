@@ -1,9 +1,10 @@
 """Waivers: a known, accepted FAIL, with an owner, a reason and an expiry date.
 
 The file is a YAML list; each entry has exactly ``requirement``, ``resource`` (a glob over the result's
-resource), ``reason``, ``owner`` and ``expires`` (ISO date). A waiver holds through its expiry date
-(UTC). An unexpired match turns FAIL into WAIVED; an expired one leaves the FAIL and names the waiver; a
-waiver that matched nothing is listed as stale, so the file does not rot silently.
+resource), ``reason``, ``owner`` and ``expires`` (ISO date), and optionally ``installation`` (a glob over
+the installation's name; without it the waiver covers every installation of the run). A waiver holds
+through its expiry date (UTC). An unexpired match turns FAIL into WAIVED; an expired one leaves the FAIL
+and names the waiver; a waiver that matched nothing is listed as stale, so the file does not rot silently.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Waiver(BaseModel):
     reason: Annotated[StrictStr, Field(min_length=1, max_length=4096)]
     owner: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     expires: dt.date
+    installation: Annotated[StrictStr, Field(min_length=1, max_length=256)] | None = None
 
     @field_validator("requirement")
     @classmethod
@@ -52,15 +54,19 @@ class Waiver(BaseModel):
             raise ValueError("an ISO date such as 2026-12-31")
         return value
 
-    def covers(self, requirement: str, resource: str) -> bool:
-        return self.requirement == requirement and fnmatchcase(resource, self.resource)
+    def covers(self, requirement: str, resource: str, installation: str) -> bool:
+        return (self.requirement == requirement and fnmatchcase(resource, self.resource)
+                and (self.installation is None or fnmatchcase(installation, self.installation)))
 
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
 
     def summary(self) -> dict[str, str]:
-        return {"requirement": self.requirement, "resource": self.resource, "reason": self.reason,
-                "owner": self.owner, "expires": self.expires.isoformat()}
+        found = {"requirement": self.requirement, "resource": self.resource, "reason": self.reason,
+                 "owner": self.owner, "expires": self.expires.isoformat()}
+        if self.installation is not None:
+            found["installation"] = self.installation
+        return found
 
 
 _WAIVERS = TypeAdapter(list[Waiver])
@@ -89,9 +95,9 @@ class WaiverBook:
     today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
     used: set[int] = field(default_factory=set)
 
-    def find(self, requirement: str, resource: str) -> Waiver | None:
+    def find(self, requirement: str, resource: str, installation: str) -> Waiver | None:
         """The waiver for this FAIL: an unexpired one if any covers it, else an expired one, else None."""
-        matches = [(i, w) for i, w in enumerate(self.waivers) if w.covers(requirement, resource)]
+        matches = [(i, w) for i, w in enumerate(self.waivers) if w.covers(requirement, resource, installation)]
         if not matches:
             return None
         for index, _ in matches:

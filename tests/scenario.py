@@ -166,3 +166,56 @@ def denied(operation: str, service: str, code: str = "AccessDenied",
                          "ResponseMetadata": {"HTTPStatusCode": _Http.status_code}}
 
     return [(f"before-parameter-build.{service}.{operation}", remember), (f"before-call.{service}.{operation}", answer)]
+
+
+@dataclass
+class FleetOutcome:
+    """A run over several installations: its exit code, index and each installation's own results."""
+
+    exit_code: int
+    index: dict[str, Any]
+    per_installation: dict[str, Outcome]
+    reports: Path
+
+
+def write_fleet(demos: dict[str, Demo], directory: Path, defaults: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """A config listing ``demos`` by name, each with its own AWS profile, and the credentials file."""
+    entries, profiles = [], ["[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"]
+    for name, demo in demos.items():
+        data = demo.config(name).model_dump(mode="json", exclude_defaults=True)
+        data["installation"]["aws_profile"] = name
+        entries.append(data)
+        profiles.append(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in demo.context.credentials.items()))
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "fleet.yaml"
+    config.write_text(yaml.safe_dump({"defaults": defaults or {}, "installations": entries}, sort_keys=False),
+                      encoding="utf-8")
+    credentials = directory / "credentials"
+    credentials.write_text("".join(profiles), encoding="utf-8")
+    return config, credentials
+
+
+def run_fleet(demos: dict[str, Demo], directory: Path, *args: str, defaults: dict[str, Any] | None = None,
+              replay_seeded: bool = True) -> FleetOutcome:
+    """``pytest checks/ --dr-config fleet.yaml`` over several seeded installations, in-process."""
+    config, credentials = write_fleet(demos, directory, defaults)
+    reports = directory / "reports"
+    plugin = HookPlugin()
+    if replay_seeded:
+        for demo in demos.values():
+            demo.install_fixups(lambda event, handler: plugin.hooks.insert(0, (event, handler)))
+    endpoint = next(iter(demos.values())).endpoint_url
+    with aws_environment(endpoint), environment({"AWS_SHARED_CREDENTIALS_FILE": str(credentials)}):
+        exit_code = pytest.main(
+            [str(CHECKS), f"--dr-config={config}", f"--dr-reports={reports}", "-q", "-p", "no:cacheprovider",
+             "-p", "no:randomly", "--rootdir", str(ROOT), "-c", str(ROOT / "pytest.ini"), *args],
+            plugins=[plugin],
+        )
+    index_file = reports / "dr-installations.json"
+    index = json.loads(index_file.read_text(encoding="utf-8")) if index_file.exists() else {"installations": []}
+    outcomes = {}
+    for name in demos:
+        results = reports / name / "dr-results.json"
+        document = json.loads(results.read_text(encoding="utf-8")) if results.exists() else {"results": []}
+        outcomes[name] = Outcome(int(exit_code), document, reports / name)
+    return FleetOutcome(int(exit_code), index, outcomes, reports)

@@ -10,7 +10,7 @@ from typing import Any
 
 from spacelift_dr.demo import DEMO_GAPS, DemoServer, seed
 from spacelift_dr.prefetch import concurrently, prefetch
-from tests.scenario import run_checks
+from tests.scenario import run_checks, run_fleet
 
 
 def _comparable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -33,6 +33,18 @@ def test_concurrent_and_serial_runs_give_identical_results(moto: DemoServer, tmp
     calls_concurrent, calls_serial = concurrent.document["api_calls"], serial.document["api_calls"]
     assert calls_concurrent["by_action"] == calls_serial["by_action"]
     assert calls_concurrent["total"] == calls_concurrent["distinct"], "no read is made twice"
+
+
+def test_serial_and_concurrent_runs_over_several_installations_agree(moto: DemoServer, tmp_path: Path) -> None:
+    demos = {"prod": seed(moto.url, DEMO_GAPS), "stage": seed(moto.url, (), account="111111111111", suffix="cd34e")}
+    concurrent = run_fleet(demos, tmp_path / "concurrent")
+    serial = run_fleet(demos, tmp_path / "serial", "--dr-serial")
+    for name in demos:
+        fast, slow = concurrent.per_installation[name], serial.per_installation[name]
+        assert fast.document["prefetch"]["thunks"] > 0
+        assert slow.document["prefetch"] is None
+        assert _comparable(fast.results) == _comparable(slow.results)
+        assert fast.document["api_calls"]["by_action"] == slow.document["api_calls"]["by_action"]
 
 
 def test_prefetch_runs_independent_reads_side_by_side() -> None:

@@ -225,6 +225,8 @@ def test_allows_under_unknown_conditions_never_allow(base: list[dict[str, Any]],
 
 
 @example([allow("*", {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+          {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/*"}, "Action": "sts:AssumeRole"}])
+@example([allow("*", {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
           {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:role/x"}, "Action": "sts:AssumeRole"},
           {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "sts:AssumeRole"}])
 @given(st.lists(statements, max_size=5))

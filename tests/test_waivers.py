@@ -30,8 +30,8 @@ def write(tmp_path: Path, entries: Any) -> Path:
 def test_a_valid_file_loads(tmp_path: Path) -> None:
     [waiver] = load_waivers(write(tmp_path, [GOOD]))
     assert waiver.expires == dt.date(2099, 12, 31)
-    assert waiver.covers("DR-OBJ-03", "spacelift-run-logs-ab12c")
-    assert not waiver.covers("DR-OBJ-04", "spacelift-run-logs-ab12c")
+    assert waiver.covers("DR-OBJ-03", "spacelift-run-logs-ab12c", "demo")
+    assert not waiver.covers("DR-OBJ-04", "spacelift-run-logs-ab12c", "demo")
 
 
 BAD = [
@@ -65,7 +65,7 @@ def test_an_unexpired_match_wins_over_an_expired_one() -> None:
     old = Waiver.model_validate({**GOOD, "expires": "2001-01-01", "owner": "old"})
     new = Waiver.model_validate({**GOOD, "owner": "new"})
     book = WaiverBook([old, new], today=dt.date(2026, 1, 1))
-    found = book.find("DR-OBJ-03", "spacelift-run-logs-ab12c")
+    found = book.find("DR-OBJ-03", "spacelift-run-logs-ab12c", "demo")
     assert found is not None
     assert found.owner == "new"
     assert book.stale() == []

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 from ..config import Config, parse_config
 from . import broker, continuity, database, kms, services, storage
-from .context import SeedContext
+from .context import ACCOUNT, PRIMARY, SUFFIX, SeedContext
 
 Seeder = Callable[[SeedContext], None]
 
@@ -76,15 +78,30 @@ class Demo:
             register(event, handler)
 
 
+def account_credentials(endpoint_url: str, account: str) -> dict[str, str]:
+    """Credentials moto maps to ``account`` (an assumed role's): how one server holds many accounts."""
+    sts = boto3.client("sts", region_name=PRIMARY, endpoint_url=endpoint_url, aws_access_key_id="demo",
+                       aws_secret_access_key="demo")
+    found = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/spacelift-dr-demo",
+                            RoleSessionName="spacelift-dr-demo")["Credentials"]
+    return {"aws_access_key_id": found["AccessKeyId"], "aws_secret_access_key": found["SecretAccessKey"],
+            "aws_session_token": found["SessionToken"]}
+
+
 def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "builtin",
-         environment: dict[str, str] | None = None) -> Demo:
-    """Seed a (reset) moto server with the installation. Unknown mutation names are an error."""
+         environment: dict[str, str] | None = None, account: str = ACCOUNT, suffix: str = SUFFIX) -> Demo:
+    """Seed a (reset) moto server with the installation. Unknown mutation names are an error.
+
+    Another ``account`` and ``suffix`` seed one more installation beside the first (its own account,
+    bucket names of its own): how the tests and the benchmark build many installations."""
     chosen = frozenset(mutations)
     unknown = sorted(chosen - MUTATIONS.keys())
     if unknown:
         raise ValueError(f"unknown demo mutation(s): {', '.join(unknown)}; known: {', '.join(sorted(MUTATIONS))}")
     ctx = SeedContext(endpoint_url=endpoint_url, mutations=chosen, variant=variant,
-                      extra_environment=dict(environment or {}))
+                      extra_environment=dict(environment or {}), account=account, suffix=suffix)
+    if account != ACCOUNT:
+        ctx.credentials = account_credentials(endpoint_url, account)
     for seeder, _ in AREAS:
         seeder(ctx)
     return Demo(endpoint_url=endpoint_url, context=ctx)

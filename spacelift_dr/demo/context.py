@@ -38,14 +38,16 @@ class SeedContext:
     fixups: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
     # Settings a test adds to every service last, over what the seeders set.
     extra_environment: dict[str, str] = field(default_factory=dict)
+    # Whose account the seeders write to: moto keeps one set of resources per account.
+    credentials: dict[str, str] = field(
+        default_factory=lambda: {"aws_access_key_id": "demo", "aws_secret_access_key": "demo"})
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.primary)
         if key not in self._clients:
             self._clients[key] = boto3.client(
-                service, region_name=key[1], endpoint_url=self.endpoint_url,
-                aws_access_key_id="demo", aws_secret_access_key="demo")
+                service, region_name=key[1], endpoint_url=self.endpoint_url, **self.credentials)
         return self._clients[key]
 
     def replay(self, service: str, operation: str, fix: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .context import SeedContext
+from .context import SUFFIX, SeedContext
 
 # The shipped code tree; its backend blocks name STATE_BUCKET in the primary region.
 TERRAFORM_DIR = Path(__file__).resolve().parent / "terraform"
@@ -39,13 +39,20 @@ def _statement(principal: str, condition: dict[str, Any] | None = None, sid: str
     return statement
 
 
+def state_bucket_name(ctx: SeedContext) -> str:
+    """The shipped code's bucket for the demo installation; another installation seeded beside it (its
+    own account and suffix) gets its own, since bucket names are global."""
+    return STATE_BUCKET if ctx.suffix == SUFFIX else f"spacelift-tfstate-{ctx.suffix}"
+
+
 def _state_bucket(ctx: SeedContext) -> None:
+    bucket = state_bucket_name(ctx)
     primary = ctx.client("s3", ctx.primary)
-    primary.create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": ctx.primary})
-    primary.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    primary.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": ctx.primary})
+    primary.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     same_region = ctx.mutated("state-same-region-replication")
     replica_region = ctx.primary if same_region else ctx.backup
-    replica = f"{STATE_BUCKET}-{'copy' if same_region else 'dr'}"
+    replica = f"{bucket}-{'copy' if same_region else 'dr'}"
     backup = ctx.client("s3", replica_region)
     backup.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": replica_region})
     backup.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
@@ -55,14 +62,14 @@ def _state_bucket(ctx: SeedContext) -> None:
                    "DeleteMarkerReplication": {"Status": "Enabled"},
                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"}}],
     }
-    primary.put_bucket_replication(Bucket=STATE_BUCKET, ReplicationConfiguration=configuration)
-    ctx.replication_configurations[STATE_BUCKET] = configuration
+    primary.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=configuration)
+    ctx.replication_configurations[bucket] = configuration
     if ctx.mutated("state-versioning-suspended"):
-        primary.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Suspended"})
+        primary.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
     if not ctx.mutated("state-mfa-delete-off"):
         # MFA delete is enabled by the root user with a device code; moto accepts no such call and never
         # reports MFADelete, so the demo replays what a real GetBucketVersioning would say.
-        _replay_mfa_delete(ctx, {STATE_BUCKET})
+        _replay_mfa_delete(ctx, {bucket})
 
 
 def _replay_mfa_delete(ctx: SeedContext, buckets: set[str]) -> None:
@@ -105,8 +112,11 @@ def _roles(ctx: SeedContext) -> None:
         if not (stack == "platform" and ctx.mutated("deployment-role-trusts-only-spacelift")):
             statements.append(_statement(break_glass_arn, sid="BreakGlass"))
         _role(ctx, name, statements)
+    # The shipped code names the demo's own state bucket: other installations name theirs in the config.
+    code = ({"terraform_dirs": [str(TERRAFORM_DIR)]} if ctx.suffix == SUFFIX
+            else {"state_buckets": [state_bucket_name(ctx)]})
     ctx.facts["continuity"] = {
-        "terraform_dirs": [str(TERRAFORM_DIR)],
+        **code,
         "deployment_roles": deployment_roles,
         "break_glass_principals": [break_glass_arn],
         "break_glass_role": break_glass_arn,

@@ -325,7 +325,13 @@ class TrustPolicy:
 def probe_caller(entry: str, account: str, mfa: bool | None,
                  external_id: str | _AnyValue | None = None) -> Caller:
     """A caller standing for a trusted ``entry``: the principal itself, or a user of the trusted account."""
-    if entry == "*" or any(ch in entry for ch in "*?"):
+    if entry == "*":
+        return Caller(account, f"arn:aws:iam::{account}:user/any-user", mfa, external_id)
+    if any(ch in entry for ch in "*?"):
+        # IAM refuses wildcards inside principal ARNs, but if one is read, probe with a name it matches.
+        if entry.startswith("arn:"):
+            return Caller(arn_account(entry) or account, entry.replace("*", "any").replace("?", "x"), mfa,
+                          external_id)
         target = arn_account(entry) or account
         return Caller(target, f"arn:aws:iam::{target}:user/any-user", mfa, external_id)
     if _ACCOUNT.match(entry) or entry.endswith(":root"):

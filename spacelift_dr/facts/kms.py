@@ -231,6 +231,16 @@ class KmsFacts:
             raise Unobservable("kms:DescribeKey", key_id, f"the answer lacks {', '.join(missing)}")
         return KeyMetadata.from_api(metadata)
 
+    def replica_key_problem(self, key_id: str, backup: str) -> str | None:
+        """Why a replication rule's ReplicaKmsKeyID could not decrypt in ``backup``; None when it can."""
+        region = arn_region(key_id)
+        if region is not None and region != backup:
+            return f"{key_id} is in {region}, not in {backup}"
+        found = self.describe(key_id, backup)
+        if found is None:
+            return f"{key_id} does not exist in {backup}"
+        return None if found.enabled else f"{found.arn} is {found.key_state}"
+
 
 MODES = ("kms", "rsa")
 MODE_SETTING = "ENCRYPTION_TYPE"
