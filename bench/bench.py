@@ -31,11 +31,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The suite as a user runs it, then its peak RSS: VmHWM, the high-water mark of this process's own memory
+# (ru_maxrss would include the benchmark's moto server, inherited at fork).
 SUITE = """
-import json, resource, sys
+import json, sys
 import pytest
 code = pytest.main(sys.argv[2:])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = open("/proc/self/status").read()
+peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 open(sys.argv[1], "w").write(json.dumps({"exit": int(code), "peak_rss_mb": peak}))
 """
 
@@ -158,6 +161,7 @@ def _measure_once(installations: int, extra: int, latency_ms: int, serial: bool)
     from spacelift_dr.demo import DemoServer
 
     server = DemoServer().start()
+    server.reset()  # moto keeps its state per process, not per server
     proxy = LatencyProxy(server.url, latency_ms / 1000)
     try:
         entries, credentials = seed_installations(server.url, installations, extra)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore import xform_name
 from botocore.config import Config as BotoConfig
 
@@ -169,6 +170,26 @@ class CallCounter:
 
 EventHook = tuple[str, Callable[..., Any]]
 
+_SHARED_LOADER: list[Any] = []
+_SHARED_LOADER_LOCK = threading.Lock()
+
+
+def aws_session(profile_name: str | None = None, **credentials: str) -> boto3.Session:
+    """A boto3 session whose API descriptions are shared with every other session of the process: each
+    installation needs credentials of its own, not its own copy of the service models (some 40 MB)."""
+    core = botocore.session.Session()
+    if profile_name is not None and profile_name not in core.available_profiles:
+        raise botocore.exceptions.ProfileNotFound(profile=profile_name)
+    with _SHARED_LOADER_LOCK:
+        if _SHARED_LOADER:
+            core.register_component("data_loader", _SHARED_LOADER[0])
+        else:
+            _SHARED_LOADER.append(core.get_component("data_loader"))
+    session = boto3.Session(botocore_session=core, profile_name=profile_name, **credentials)
+    paths = session._loader.search_paths  # boto3 appends its own data path once per session
+    paths[:] = list(dict.fromkeys(paths))
+    return session
+
 # At most this many requests in flight per service and run: botocore's connection pool per client is
 # 10, and AWS throttles per service, so a wide prefetch queues here rather than in retries.
 PER_SERVICE_CONCURRENCY = 10
@@ -187,7 +208,7 @@ class AwsAccess:
         read_timeout: float = 30,
         extra_read_operations: dict[str, Collection[str]] | None = None,
     ) -> None:
-        self._session = session or boto3.Session()
+        self._session = session or aws_session()
         # Only the demo passes an endpoint; otherwise botocore reads AWS_ENDPOINT_URL itself.
         self._endpoint_url = endpoint_url
         # AWS_RETRY_MODE and AWS_MAX_ATTEMPTS are the standard knobs; they win over the defaults here.
@@ -207,6 +228,14 @@ class AwsAccess:
         self._event_hooks: list[EventHook] = []
         self._service_slots: dict[str, threading.BoundedSemaphore] = {}
         self.calls = CallCounter()
+
+    def release(self) -> None:
+        """Drop the clients and the run cache (after the installation's last check): many installations
+        in one process then hold the memory of the few in flight, not of all. The counts stay."""
+        with self._clients_lock:
+            self._clients.clear()
+        with self._cache_lock:
+            self._cache.clear()
 
     # -- clients ---------------------------------------------------------------------------------
 

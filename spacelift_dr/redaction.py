@@ -66,6 +66,15 @@ class Redactor:
     def known(self) -> int:
         return len(self._secrets)
 
+    @classmethod
+    def merged(cls, redactors: Iterable[Redactor]) -> Redactor:
+        """One redactor knowing every secret of these (one pass over a report of many installations)."""
+        found = cls()
+        for redactor in redactors:
+            with redactor._lock:
+                found._secrets.update(redactor._secrets)
+        return found
+
     def text(self, value: str) -> str:
         value = _PEM.sub(MASK, value)
         value = _DSN_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,14 @@ class Run:
     def close(self) -> None:
         while self._closers:
             self._closers.pop()()
+
+    def release(self) -> None:
+        """Its checks are done: close what it opened and free its facts, clients and cache."""
+        self.close()
+        self._memo.clear()
+        self.buckets = BucketFacts(self.aws, self.config.installation.primary_region)
+        self.aws.release()
+        gc.collect()  # botocore clients hold reference cycles: free them now, not at some later collection
 
     @property
     def name(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ def demo_report(moto_server: DemoServer, tmp_path_factory: pytest.TempPathFactor
     return outcome
 
 
-@pytest.fixture(scope="module")
-def page(demo_report: Outcome) -> Iterator[tuple[Any, list[str]]]:
+@contextmanager
+def opened(report: Path) -> Iterator[tuple[Any, list[str]]]:
+    """The report in headless Chromium, offline; every request that is not for a local file is recorded."""
     sync_api = pytest.importorskip("playwright.sync_api")
     left: list[str] = []
     with sync_api.sync_playwright() as playwright:
@@ -50,10 +52,16 @@ def page(demo_report: Outcome) -> Iterator[tuple[Any, list[str]]]:
 
         context.route("**/*", guard)
         tab = context.new_page()
-        tab.goto((demo_report.reports / "dr-report.html").as_uri())
+        tab.goto(report.as_uri())
         tab.wait_for_selector("tbody.results-table-row")
         yield tab, left
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(demo_report: Outcome) -> Iterator[tuple[Any, list[str]]]:
+    with opened(demo_report.reports / "dr-report.html") as found:
+        yield found
 
 
 def test_nothing_leaves_the_page(page: tuple[Any, list[str]]) -> None:
@@ -97,3 +105,4 @@ def test_a_row_opens_to_its_evidence(page: tuple[Any, list[str]], demo_report: O
     assert failing["remediation"] in row.locator("table.dr-detail").inner_text()
     (ROOT / "reports").mkdir(exist_ok=True)
     tab.screenshot(path=str(ROOT / "reports" / "dr-report-screenshot.png"), full_page=False)
+
