@@ -4,8 +4,10 @@ runs once per installation, and each installation's results stay its own."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -15,6 +17,11 @@ from spacelift_dr.errors import ConfigError
 from tests.scenario import aws_environment, environment, run_checks, run_fleet
 
 STAGE_ACCOUNT = "111111111111"
+SCHEMAS = Path(__file__).resolve().parent.parent / "schema"
+
+
+def _schema(name: str) -> dict[str, object]:
+    return dict(json.loads((SCHEMAS / name).read_text(encoding="utf-8")))
 
 MINIMAL = {"installation": {"name": "prod", "primary_region": "eu-west-1", "backup_region": "eu-central-1",
                             "discover": {"ecs_cluster": "spacelift"}}}
@@ -107,7 +114,10 @@ def test_each_installation_keeps_its_own_results(two_installations: dict, tmp_pa
     assert {r["status"] for r in stage.results} <= {"PASS", "N/A"}, [
         (r["id"], r["message"]) for r in stage.results if r["status"] not in {"PASS", "N/A"}]
 
-    # The index sums them and points at each file; every read was made once per installation.
+    # The index follows its schema, sums them and points at each file; each file follows the results schema.
+    jsonschema.validate(fleet.index, _schema("dr-installations.schema.json"))
+    for outcome in fleet.per_installation.values():
+        jsonschema.validate(outcome.document, _schema("dr-results.schema.json"))
     entries = {entry["name"]: entry for entry in fleet.index["installations"]}
     assert entries.keys() == {"prod", "stage"}
     for name, outcome in fleet.per_installation.items():
