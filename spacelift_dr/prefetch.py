@@ -20,17 +20,6 @@ class PrefetchReport:
     seconds: float
 
 
-def prefetch(thunks: Iterable[Thunk], workers: int = MAX_WORKERS) -> PrefetchReport:
-    """Run the thunks on a bounded pool and wait for all. Their exceptions are left to the checks."""
-    chosen = list(thunks)
-    started = time.perf_counter()
-    if chosen:
-        with ThreadPoolExecutor(max_workers=min(workers, len(chosen)), thread_name_prefix="dr-prefetch") as pool:
-            for future in [pool.submit(_quietly, thunk) for thunk in chosen]:
-                future.result()
-    return PrefetchReport(len(chosen), time.perf_counter() - started)
-
-
 def _quietly(thunk: Thunk) -> None:
     try:
         thunk()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .catalogue import Requirement
+from .catalogue import Requirement, requirement
 
 
 class Status(enum.StrEnum):
@@ -104,3 +104,11 @@ class Result:
         if self.waiver is not None:
             data["waiver"] = self.waiver
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        """The result :meth:`to_json` wrote (an xdist worker's, read back by the controller)."""
+        return cls(requirement=requirement(data["requirement"]), resource=data["resource"], region=data["region"],
+                   status=Status(data["status"]), message=data["message"], evidence=data["evidence"],
+                   actions=data["actions"], test=data["test"], timestamp=data["timestamp"],
+                   installation=data["installation"], waiver=data.get("waiver"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -130,10 +130,7 @@ class Run:
     # -- outputs -----------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        counts = {str(status): 0 for status in Status}
-        for result in self.results:
-            counts[str(result.status)] += 1
-        return counts
+        return counts_of(self.results)
 
     def metadata(self) -> dict[str, Any]:
         section = self.config.installation
@@ -156,15 +153,7 @@ class Run:
         return since_last_run(self.baseline, [r.to_json() for r in self.results], self.baseline_source)
 
     def summary_by(self, key: str) -> dict[str, dict[str, int]]:
-        """Counts per status for each category (``key="category"``) or framework control (``"control"``)."""
-        table: dict[str, dict[str, int]] = {}
-        for result in self.results:
-            labels = ([result.requirement.category] if key == "category"
-                      else result.requirement.control_labels())
-            for label in labels:
-                row = table.setdefault(label, {str(s): 0 for s in Status})
-                row[str(result.status)] += 1
-        return dict(sorted(table.items()))
+        return summary_of(self.results, key)
 
     def document_header(self) -> dict[str, Any]:
         metadata = self.metadata()
@@ -202,6 +191,25 @@ class Run:
             "results": [r.to_json() for r in self.results],
         })
 
+
+
+def counts_of(results: Iterable[Result]) -> dict[str, int]:
+    """Results per status (every status present, zero or not)."""
+    counts = {str(status): 0 for status in Status}
+    for result in results:
+        counts[str(result.status)] += 1
+    return counts
+
+
+def summary_of(results: Iterable[Result], key: str) -> dict[str, dict[str, int]]:
+    """Counts per status for each category (``key="category"``) or framework control (``"control"``)."""
+    table: dict[str, dict[str, int]] = {}
+    for result in results:
+        labels = [result.requirement.category] if key == "category" else result.requirement.control_labels()
+        for label in labels:
+            row = table.setdefault(label, {str(s): 0 for s in Status})
+            row[str(result.status)] += 1
+    return dict(sorted(table.items()))
 
 
 def return_free_memory() -> None:

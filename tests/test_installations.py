@@ -158,6 +158,20 @@ def test_a_waiver_can_name_its_installation(two_installations: dict, tmp_path: P
     assert [w["installation"] for w in stale] == ["stage"]
 
 
+def test_installations_sharing_a_waivers_file_share_its_book(two_installations: dict, tmp_path: Path) -> None:
+    folder = tmp_path / "fleet"
+    folder.mkdir()
+    _write(folder / "waivers.yaml", [
+        {"requirement": "DR-OBJ-03", "resource": "spacelift-run-logs-*", "installation": "prod",
+         "reason": "replication ships next sprint", "owner": "sre@example.com", "expires": "2099-12-31"}])
+    fleet = run_fleet(two_installations, folder, defaults={"waivers": "waivers.yaml"})
+    assert fleet.per_installation["prod"].status("DR-OBJ-03", "run-logs") == "WAIVED"
+    # Used by prod, so stale for nobody: stage reads the same book.
+    for outcome in fleet.per_installation.values():
+        assert outcome.document["waivers"]["stale"] == []
+        assert outcome.document["waivers"]["source"] == str(folder / "waivers.yaml")
+
+
 def test_the_baseline_is_the_earlier_reports_folder(two_installations: dict, tmp_path: Path) -> None:
     first = run_fleet(two_installations, tmp_path / "first")
     again = run_fleet(two_installations, tmp_path / "again", f"--dr-baseline={first.reports}")

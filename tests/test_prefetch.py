@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from spacelift_dr.demo import DEMO_GAPS, DemoServer, seed
-from spacelift_dr.prefetch import concurrently, prefetch
+from spacelift_dr.prefetch import PrefetchPool, PrefetchReport, Thunk, concurrently
 from tests.scenario import run_checks, run_fleet
 
 
@@ -45,6 +45,15 @@ def test_serial_and_concurrent_runs_over_several_installations_agree(moto: DemoS
         assert slow.document["prefetch"] is None
         assert _comparable(fast.results) == _comparable(slow.results)
         assert fast.document["api_calls"]["by_action"] == slow.document["api_calls"]["by_action"]
+
+
+def prefetch(thunks: list[Thunk]) -> PrefetchReport:
+    pool = PrefetchPool()
+    try:
+        pool.submit("installation", thunks)
+        return pool.wait("installation")
+    finally:
+        pool.close()
 
 
 def test_prefetch_runs_independent_reads_side_by_side() -> None:
