@@ -376,11 +376,13 @@ class HtmlReport:
         parts.append(f"<div class='dr-verdict-bar'><h2 class='dr-verdict {'dr-ready' if ready else 'dr-not-ready'}'>"
                      f"{text(verdict)}</h2><ul class='dr-tiles'>{tiles}</ul></div>")
         if self.several:
-            verdicts = "".join(
-                f"<li class='{'dr-ready' if verdict_of(run.counts())[0] else 'dr-not-ready'}'>"
-                f"{text(run.name)}: {'DR-ready' if verdict_of(run.counts())[0] else 'not DR-ready'}</li>"
-                for run in self.runs)
-            parts.append(f"<ul class='dr-installation-verdicts'>{verdicts}</ul>")
+            ready_names = [run.name for run in self.runs if verdict_of(run.counts())[0]]
+            not_ready = [run.name for run in self.runs if run.name not in ready_names]
+            parts.append("<p class='dr-installation-verdicts'>"
+                         + (f"<span class='dr-not-ready'>Not DR-ready ({len(not_ready)}):</span> "
+                            f"{text(', '.join(not_ready))}. " if not_ready else "")
+                         + (f"<span class='dr-ready'>DR-ready ({len(ready_names)}):</span> "
+                            f"{text(', '.join(ready_names))}." if ready_names else "") + "</p>")
         parts.append("<div class='dr-first-grid'>")
         parts.append(self._attention())
         parts.append("<div class='dr-side'>" + self._recovery_points() + self._since() + "</div>")
