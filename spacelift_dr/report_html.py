@@ -407,7 +407,9 @@ class HtmlReport:
             entries = "".join(
                 f"<li><a href='#{anchors[id(result)]}' data-dr-open='{anchors[id(result)]}'>"
                 f"<span class='dr-resource'>{text(f'{run.name} · ' if self.several else '')}{text(result.resource)}"
-                f"</span></a> <span class='dr-message'>{text(result.message)}</span></li>"
+                f"</span></a> <span class='dr-message'>{text(result.message)}</span>"
+                + (f"<span class='dr-how'>To evaluate it: {text(how_to_observe(result.message, result.actions))}</span>"
+                   if result.status is Status.ERROR else "") + "</li>"
                 for run, result in members)
             items.append(f"<li class='dr-req'><span class='dr-badge {status_class(str(status))}'>{text(status)}</span> "
                          f"<b>{text(req.id)}</b> <span class='dr-req-title'>{markdown(req.title)}</span> "

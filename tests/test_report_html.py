@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 from pathlib import Path
 
@@ -12,8 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fixtures import evidence
 from spacelift_dr.catalogue import catalogue
-from spacelift_dr.report_html import duration, how_to_observe, markdown, value_html
+from spacelift_dr.redaction import Redactor
+from spacelift_dr.report_html import HtmlReport, duration, how_to_observe, markdown, value_html
 from spacelift_dr.results import Status, recovery_points_of
 from tests.report_samples import sample_results, synthetic_run, write_sample_report
 
@@ -190,3 +193,47 @@ def test_several_installations_have_an_installation_column_and_verdicts(tmp_path
     assert "stage: DR-ready" in html
     assert "<th scope='col' class='col-installation' data-sort='installation'>" in html
     assert "prod · spacelift-run-logs-ab12c" in html
+
+
+def test_the_first_screen_says_how_to_evaluate_an_error(tmp_path: Path) -> None:
+    html = _report(tmp_path)
+    first = html[:html.index("<section class='dr-summaries'")]
+    assert "To evaluate it: Allow s3:GetReplicationConfiguration on spacelift-states-ab12c" in first
+
+
+class _Recording(io.StringIO):
+    """A file that remembers the largest single write."""
+
+    largest = 0
+
+    def write(self, chunk: str) -> int:
+        self.largest = max(self.largest, len(chunk))
+        return super().write(chunk)
+
+
+def test_the_report_is_written_row_by_row(tmp_path: Path) -> None:
+    """Rendering never holds the table whole: no write is more than a small part of the report."""
+    runs = []
+    for number in range(20):
+        run = synthetic_run(f"installation-{number:02d}")
+        run.results = sample_results(run.name)
+        runs.append(run)
+    out = _Recording()
+    HtmlReport(runs, css="body {}", script="", incomplete=False).write_to(out)
+    total = len(out.getvalue())
+    assert out.getvalue().count("<tbody class='results-table-row") == 20 * len(sample_results())
+    assert out.largest < total / 10, (out.largest, total)
+
+
+def test_a_large_output_is_scrubbed_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(evidence, "WHOLE_FILE_LIMIT", 100)
+    path = tmp_path / "dr-report.html"
+    path.write_text("<p>harmless</p>\n" * 20 + "<p>token s3cr3t-value-123 here</p>\n" + "<p>end</p>\n",
+                    encoding="utf-8")
+    redactor = Redactor()
+    redactor.add("s3cr3t-value-123")
+    evidence.scrub(path, redactor)
+    scrubbed = path.read_text(encoding="utf-8")
+    assert "s3cr3t-value-123" not in scrubbed
+    assert "<p>token *** here</p>\n<p>end</p>\n" in scrubbed
+    assert not list(tmp_path.glob("*.scrubbed"))
