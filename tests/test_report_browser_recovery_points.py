@@ -37,3 +37,22 @@ def test_recovery_point_table_on_the_first_screen(tmp_path: Path) -> None:
         tab.evaluate("window.scrollTo(0, 0)")
         (ROOT / "reports").mkdir(exist_ok=True)
         tab.screenshot(path=str(ROOT / "reports" / "dr-report-recovery-points.png"), full_page=False)
+
+
+def test_what_changed_since_the_last_run_is_on_the_first_screen(tmp_path: Path) -> None:
+    run = synthetic_run()
+    run.results = sample_results()
+    before = [{"id": r.id, "status": "PASS"} for r in run.results]
+    before += [{"id": f"DR-OBJ-02:spacelift-old-{n}", "status": "FAIL"} for n in range(40)]
+    run.baseline = {"results": before, "started_at": "2026-11-29T09:00:00Z"}
+    run.baseline_source = "previous/dr-results.json"
+    report = write_sample_report(tmp_path / "dr-report.html", [run])
+    with opened(report) as (tab, left):
+        since = tab.locator(".dr-since")
+        _within_screen(tab, ".dr-since")
+        _within_screen(tab, "table.dr-rpo-table")
+        shown = since.inner_text()
+        assert "New failures: 3" in shown
+        assert "No longer evaluated: 40" in shown
+        assert "DR-OBJ-03:spacelift-run-logs-ab12c" in since.locator("details[open]").inner_text()
+        assert left == []
