@@ -22,7 +22,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -308,6 +308,9 @@ class HtmlReport:
         self.css = css
         self.script = script
         self.redactor = Redactor.merged(run.redactor for run in runs)
+        # The table's order, and each row's anchor for the first screen's links (references, not copies).
+        self.rows = ordered(runs)
+        self.anchors = {id(result): f"r{position}" for position, (_, result) in enumerate(self.rows)}
         first = runs[0]
         self.date = f"{first.started_at:%Y-%m-%d}"
         scope = first.name if not self.several else f"{len(runs)} installations"
@@ -321,9 +324,8 @@ class HtmlReport:
             self.write_to(out)
 
     def write_to(self, out: TextIO) -> None:
-        emit: Callable[[str], object] = lambda chunk: out.write(self.redactor.text(chunk))  # noqa: E731
         for chunk in self.chunks():
-            emit(chunk)
+            out.write(self.redactor.text(chunk))
 
     # Each chunk is written (redacted) as soon as it is made: the table's rows one at a time.
     def chunks(self) -> Iterator[str]:
@@ -395,7 +397,7 @@ class HtmlReport:
             return ("<section class='dr-attention' id='dr-attention'><h3>Failing and unevaluable requirements</h3>"
                     "<p class='dr-all-clear'>None: no requirement failed and every one selected was evaluated."
                     "</p></section>")
-        anchors = self._anchors()
+        anchors = self.anchors
         failing.sort(key=lambda p: (_ATTENTION.index(p[1].status), _SEVERITY_RANK.get(p[1].requirement.severity, 9),
                                     p[1].requirement.id, p[0].name, p[1].resource))
         groups: dict[tuple[Status, str], list[tuple[Run, Result]]] = {}
@@ -419,11 +421,6 @@ class HtmlReport:
         return (f"<section class='dr-attention' id='dr-attention'><h3>Failing and unevaluable requirements "
                 f"<span class='dr-count'>({n_fail} FAIL, {n_error} ERROR)</span></h3>"
                 f"<ol class='dr-attention-list'>{''.join(items)}</ol></section>")
-
-    def _anchors(self) -> dict[int, str]:
-        if not hasattr(self, "_anchor_of"):
-            self._anchor_of = {id(result): f"r{position}" for position, (_, result) in enumerate(ordered(self.runs))}
-        return self._anchor_of
 
     def _recovery_points(self) -> str:
         rows = []
@@ -574,10 +571,10 @@ class HtmlReport:
                + self._filters()
                + f"<table id='results-table' class='dr-results-table'><thead><tr>{head}</tr></thead>\n")
         origins: dict[str, SettingOrigins] = {}
-        anchors = self._anchors()
+        anchors = self.anchors
         group: str | None = None
         span = len(self.columns)
-        for position, (run, result) in enumerate(ordered(self.runs)):
+        for position, (run, result) in enumerate(self.rows):
             kind = "pass" if result.status is Status.PASS else "attention"
             if kind != group:
                 group = kind
