@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -112,3 +113,40 @@ class Result:
                    status=Status(data["status"]), message=data["message"], evidence=data["evidence"],
                    actions=data["actions"], test=data["test"], timestamp=data["timestamp"],
                    installation=data["installation"], waiver=data.get("waiver"))
+
+
+RECOVERY_POINT_REQUIREMENTS = ("DR-DB-09", "DR-OBJ-07")
+
+
+def recovery_points_of(results: Iterable[Result | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The recovery-point table: one row per measured-RPO result (DR-DB-09, DR-OBJ-07) whose evidence
+    carries ``recovery_point`` = {component, mechanism, measured_seconds, measured, target_seconds}.
+
+    Rows: component, requirement, resource, mechanism, measured_seconds (float or None when nothing could be
+    measured), measured (the figure as a person reads it), target_seconds, status, previous_seconds (None:
+    a run knows no earlier figure; the report fills it from a baseline's ``recovery_points``). Results are
+    :class:`Result` objects or their JSON (``to_json``)."""
+    rows = []
+    for result in results:
+        if isinstance(result, Result):
+            requirement_id, resource, status, evidence = (result.requirement.id, result.resource,
+                                                          str(result.status), result.evidence)
+        else:
+            requirement_id, resource, status, evidence = (str(result.get("requirement")), str(result.get("resource")),
+                                                          str(result.get("status")), result.get("evidence") or {})
+        point = evidence.get("recovery_point") if isinstance(evidence, Mapping) else None
+        if requirement_id not in RECOVERY_POINT_REQUIREMENTS or not isinstance(point, Mapping):
+            continue
+        measured = point.get("measured_seconds")
+        rows.append({
+            "component": str(point.get("component") or resource),
+            "requirement": requirement_id,
+            "resource": resource,
+            "mechanism": str(point.get("mechanism") or "—"),
+            "measured_seconds": float(measured) if isinstance(measured, int | float) else None,
+            "measured": str(point.get("measured") or "not measured"),
+            "target_seconds": point.get("target_seconds"),
+            "status": status,
+            "previous_seconds": None,
+        })
+    return rows

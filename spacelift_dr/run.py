@@ -95,6 +95,10 @@ class Run:
             raise self._installation
         return self._installation
 
+    def discovered(self) -> Installation | None:
+        """The installation if discovery has run and succeeded; never starts discovery (the report asks)."""
+        return self._installation if isinstance(self._installation, Installation) else None
+
     def installation_or_none(self) -> Installation | None:
         try:
             return self.installation()
