@@ -1,0 +1,237 @@
+"""Discovery of an installation on Kubernetes (EKS): Deployments → pod templates → settings.
+
+The official Helm chart runs ``server``, ``drain`` and ``scheduler`` as Deployments whose containers take
+their settings from inline ``env`` and from ``envFrom`` Secrets (the EKS module writes ``spacelift-shared``,
+``spacelift-server`` and ``spacelift-drain``); ConfigMaps work the same way. The result is the same
+:class:`~spacelift_dr.installation.Service` the ECS discovery builds, each setting naming where it came
+from. A Secret's value is kept only for setting names that are not secret (bucket names, key ids,
+endpoints, regions, queue URLs); for the others only the presence and the source are kept, except
+``DATABASE_URL``'s DSN without its password when ``database.cluster_identifier`` is not given (the
+database is then found from its host).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .config import Config
+from .errors import Unobservable
+from .installation import SERVICES, Container, Service, Workload
+from .kubernetes_api import KubernetesAccess
+from .redaction import is_secret_name
+
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+_DSN_SETTING = re.compile(r"^DATABASE(_[A-Z0-9]+)*_URL$")
+
+
+def is_secret_setting(name: str) -> bool:
+    """A setting whose value the suite never keeps from a Kubernetes Secret: passwords, tokens, keys,
+    the license and every database URL (they carry credentials)."""
+    return is_secret_name(name) or "LICENSE" in name.upper() or bool(_DSN_SETTING.match(name.upper()))
+
+
+def dsn_without_password(dsn: str) -> str | None:
+    """``postgres://user:pw@host:5432/db?x=y`` → ``postgres://user@host:5432/db``: enough to find the
+    database by its host, with the password (and any query parameter, which may hold one) dropped."""
+    try:
+        parts = urlsplit(dsn.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not host:
+        return None
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, f"{user}{host}" + (f":{port}" if port else ""), parts.path, "", ""))
+
+
+@dataclass
+class _Entry:
+    value: str | None = None
+    secret_ref: str | None = None
+    kept: str | None = None  # a value kept beside a secret reference (the DSN without password)
+    source: str = ""
+
+
+@dataclass
+class _ContainerSettings:
+    entries: dict[str, _Entry] = field(default_factory=dict)
+
+    def container(self, name: str, image: str, mounts: tuple[dict[str, Any], ...]) -> Container:
+        environment = {k: e.value or "" for k, e in self.entries.items() if e.secret_ref is None}
+        secrets = {k: e.secret_ref for k, e in self.entries.items() if e.secret_ref is not None}
+        return Container(name=name, image=image, environment=environment, secrets=secrets, mount_points=mounts,
+                         sources={k: e.source for k, e in self.entries.items()},
+                         secret_values={k: e.kept for k, e in self.entries.items() if e.kept is not None})
+
+
+class DeploymentReader:
+    """Reads the Deployments of one namespace and what their pod templates load."""
+
+    def __init__(self, access: KubernetesAccess, namespace: str, keep_database_host: bool) -> None:
+        self._access = access
+        self._namespace = namespace
+        self._keep_database_host = keep_database_host
+
+    # -- objects --------------------------------------------------------------------------------------
+
+    def _config_map(self, name: str) -> dict[str, str] | None:
+        found = self._access.get("", "configmaps", self._namespace, name)
+        return None if found is None else {str(k): str(v) for k, v in (found.get("data") or {}).items()}
+
+    def _secret(self, name: str) -> dict[str, str] | None:
+        """The Secret's keys and base64 values (decoded only for the names that may be kept)."""
+        found = self._access.get("", "secrets", self._namespace, name)
+        return None if found is None else {str(k): str(v) for k, v in (found.get("data") or {}).items()}
+
+    def _from_secret(self, setting: str, secret: str, key: str, encoded: str) -> _Entry:
+        source = f"Secret {self._namespace}/{secret}"
+        reference = f"kubernetes:secret/{self._namespace}/{secret}#{key}"
+        if is_secret_setting(setting):
+            kept = None
+            if self._keep_database_host and _DSN_SETTING.match(setting) and setting == "DATABASE_URL":
+                kept = dsn_without_password(_decoded(encoded, source, key))
+            return _Entry(secret_ref=reference, kept=kept, source=source)
+        return _Entry(value=_decoded(encoded, source, key), source=source)
+
+    # -- a pod template's settings -------------------------------------------------------------------
+
+    def container_settings(self, container: dict[str, Any]) -> _ContainerSettings:
+        """Kubernetes' order: ``envFrom`` sources in turn (a later one wins), then ``env`` over them."""
+        found = _ContainerSettings()
+        for source in container.get("envFrom") or []:
+            prefix = str(source.get("prefix") or "")
+            if source.get("configMapRef"):
+                name = str(source["configMapRef"].get("name", ""))
+                data = self._config_map(name)
+                for key, value in (data or {}).items():
+                    found.entries[prefix + key] = _Entry(value=value, source=f"ConfigMap {self._namespace}/{name}")
+            elif source.get("secretRef"):
+                name = str(source["secretRef"].get("name", ""))
+                secret = self._secret(name)
+                for key, encoded in (secret or {}).items():
+                    found.entries[prefix + key] = self._from_secret(prefix + key, name, key, encoded)
+        for variable in container.get("env") or []:
+            name = str(variable.get("name", ""))
+            if "value" in variable or not variable.get("valueFrom"):
+                found.entries[name] = _Entry(value=str(variable.get("value", "")),
+                                             source=f"env of container {container.get('name')}")
+                continue
+            value_from = variable["valueFrom"]
+            if value_from.get("configMapKeyRef"):
+                ref = value_from["configMapKeyRef"]
+                data = self._config_map(str(ref.get("name", ""))) or {}
+                if str(ref.get("key")) in data:
+                    found.entries[name] = _Entry(value=data[str(ref["key"])],
+                                                 source=f"ConfigMap {self._namespace}/{ref.get('name')}")
+            elif value_from.get("secretKeyRef"):
+                ref = value_from["secretKeyRef"]
+                secret = self._secret(str(ref.get("name", ""))) or {}
+                if str(ref.get("key")) in secret:
+                    found.entries[name] = self._from_secret(name, str(ref["name"]), str(ref["key"]),
+                                                            secret[str(ref["key"])])
+            # fieldRef / resourceFieldRef are the pod's own facts (its IP, its limits), not Spacelift settings.
+        return found
+
+    # -- a Deployment ---------------------------------------------------------------------------------
+
+    def service(self, role: str, name: str) -> Service | None:
+        deployment = self._access.get("apps", "deployments", self._namespace, name)
+        if deployment is None:
+            return None
+        pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        containers = []
+        for definition in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
+            mounts = tuple({"sourceVolume": m.get("name"), "containerPath": m.get("mountPath")}
+                           for m in definition.get("volumeMounts") or [])
+            settings = self.container_settings(definition)
+            containers.append(settings.container(str(definition.get("name", "")), str(definition.get("image", "")),
+                                                 mounts))
+        account = str(pod.get("serviceAccountName") or pod.get("serviceAccount") or "default")
+        role_arn = self.irsa_role(account)
+        spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+        workload = Workload(
+            namespace=self._namespace, name=name,
+            replicas=int(spec["replicas"]) if spec.get("replicas") is not None else 1,
+            available_replicas=int(status.get("availableReplicas") or 0),
+            service_account=account,
+        )
+        return Service(role=role, ecs_service=name, task_definition_arn=f"deployment {self._namespace}/{name}",
+                       containers=tuple(containers), volumes=tuple(pod.get("volumes") or []),
+                       task_role_arn=role_arn, workload=workload)
+
+    def irsa_role(self, account: str) -> str | None:
+        """The IAM role the service account assumes (IRSA), or None when it has none."""
+        found = self._access.get("", "serviceaccounts", self._namespace, account)
+        if found is None:
+            return None
+        annotations = (found.get("metadata") or {}).get("annotations") or {}
+        value = annotations.get(IRSA_ANNOTATION)
+        return str(value) if value else None
+
+    def server_load_balancer_hostnames(self, server: Service) -> tuple[str, ...]:
+        """DNS names of the load balancers in front of the server: its ``LoadBalancer`` Services and the
+        Ingresses routing to its Services (``status.loadBalancer.ingress[].hostname``)."""
+        template = server.workload
+        assert template is not None
+        labels = self._pod_labels(template.name)
+        services = [s for s in self._access.list("", "services", self._namespace)
+                    if _selects((s.get("spec") or {}).get("selector") or {}, labels)]
+        names = {str((s.get("metadata") or {}).get("name")) for s in services}
+        hostnames = [h for s in services if (s.get("spec") or {}).get("type") == "LoadBalancer"
+                     for h in _lb_hostnames(s)]
+        for ingress in self._access.list("networking.k8s.io", "ingresses", self._namespace):
+            if names & _ingress_backends(ingress):
+                hostnames += _lb_hostnames(ingress)
+        return tuple(dict.fromkeys(hostnames))
+
+    def _pod_labels(self, deployment: str) -> dict[str, str]:
+        found = self._access.get("apps", "deployments", self._namespace, deployment) or {}
+        template = (found.get("spec") or {}).get("template") or {}
+        return {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
+
+
+def _decoded(encoded: str, source: str, key: str) -> str:
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise Unobservable("kubernetes:get secrets", source, f"key {key} is not base64-encoded UTF-8") from None
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(str(k)) == str(v) for k, v in selector.items())
+
+
+def _lb_hostnames(obj: dict[str, Any]) -> list[str]:
+    ingress = (((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
+    return [str(i["hostname"]) for i in ingress if i.get("hostname")]
+
+
+def _ingress_backends(ingress: dict[str, Any]) -> set[str]:
+    spec = ingress.get("spec") or {}
+    backends = [spec.get("defaultBackend") or {}]
+    backends += [p.get("backend") or {} for rule in spec.get("rules") or []
+                 for p in ((rule.get("http") or {}).get("paths") or [])]
+    return {str((b.get("service") or {}).get("name")) for b in backends if b.get("service")}
+
+
+def discover_deployments(config: Config, access: KubernetesAccess) -> dict[str, Service]:
+    """The services found as Deployments (a missing one is DR-SVC-01's finding)."""
+    cluster = config.installation.discover.cluster
+    reader = DeploymentReader(access, cluster.namespace,
+                              keep_database_host=config.database.cluster_identifier is None)
+    names = cluster.deployments.model_dump()
+    services: dict[str, Service] = {}
+    for role in SERVICES:
+        found = reader.service(role, names[role])
+        if found is not None:
+            services[role] = found
+    server = services.get("server")
+    if server is not None and server.workload is not None:
+        hostnames = reader.server_load_balancer_hostnames(server)
+        services["server"] = replace(server, workload=replace(server.workload, load_balancer_hostnames=hostnames))
+    return services
