@@ -72,7 +72,8 @@ def build_installation(config: Config, aws: AwsAccess) -> Installation:
     if discover.on_kubernetes:
         access = kubernetes_access(config, aws)
         services = discover_deployments(config, access)
-        kubernetes = {"kubernetes_cluster": access.cluster, "kubernetes_namespace": discover.cluster.namespace,
+        cluster = discover.eks_cluster or discover.cluster.context or "the kubeconfig's current context"
+        kubernetes = {"kubernetes_cluster": cluster, "kubernetes_namespace": discover.cluster.namespace,
                       "deployment_names": discover.cluster.deployments.model_dump()}
     else:
         services, kubernetes = discover_services(config, aws), {}

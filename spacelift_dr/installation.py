@@ -134,12 +134,16 @@ class Installation:
             return f"Kubernetes cluster {self.kubernetes_cluster}, namespace {self.kubernetes_namespace}"
         return None
 
-    def setting_sources(self, role: str) -> dict[str, str]:
-        """Setting name → where the service ``role`` got it (names only, never values)."""
+    def setting_sources(self, role: str) -> dict[str, list[str]]:
+        """Where the service ``role`` got its settings: source → setting names (names only, never values;
+        keyed by source so that a secret's name is never a key whose value output would mask)."""
         service = self.services.get(role)
         found = {name: s.source or "" for name, s in service.settings().items()} if service else {}
         found.update({name: "declared in the config" for name in self.explicit_settings})
-        return dict(sorted(found.items()))
+        grouped: dict[str, list[str]] = {}
+        for name, source in sorted(found.items()):
+            grouped.setdefault(source, []).append(name)
+        return dict(sorted(grouped.items()))
 
     def setting(self, name: str, service: str | None = None) -> Setting | None:
         """The setting as the given service (or, without one, the installation) sees it."""

@@ -234,6 +234,7 @@ class HelmRelease:
     mounts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     available: dict[str, int] = field(default_factory=dict)
     absent: frozenset[str] = frozenset()
+    inline: dict[str, dict[str, str]] = field(default_factory=dict)  # env entries beside the chart's own
 
     def _labels(self, role: str) -> dict[str, str]:
         name = "spacelift-self-hosted" if role == "server" else f"spacelift-self-hosted-{role}"
@@ -246,7 +247,8 @@ class HelmRelease:
             env_from.append({"secretRef": {"name": f"spacelift-{role}"}})
         container: dict[str, Any] = {
             "name": role, "image": self.image, "imagePullPolicy": "IfNotPresent", "command": COMMANDS[role],
-            "env": [{"name": "ENABLE_INSTRUMENTATION_ENDPOINTS", "value": "true"}],
+            "env": [{"name": "ENABLE_INSTRUMENTATION_ENDPOINTS", "value": "true"},
+                    *({"name": k, "value": v} for k, v in sorted(self.inline.get(role, {}).items()))],
             "envFrom": env_from,
             "ports": [{"name": "instrumentation", "containerPort": 8080, "protocol": "TCP"}],
         }

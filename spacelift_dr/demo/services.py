@@ -85,10 +85,15 @@ def _eks(ctx: SeedContext, image: str, dsn: str) -> None:
                                      roleArn=f"arn:aws:iam::{ctx.account}:role/spacelift-eks-{ctx.suffix}",
                                      resourcesVpcConfig={"subnetIds": subnets})
     roles = {role: _irsa_role(ctx, role) for role in ("server", "drain", "scheduler")}
-    # The module's Secrets: every shared setting in spacelift-shared (DATABASE_URL and LICENSE_TOKEN in
-    # clear, as the module writes them), the server's and the drain's own in theirs.
-    shared = {**ctx.environment, **ctx.extra_environment, "DATABASE_URL": dsn, "LICENSE_TOKEN": "demo-license"}
-    per_service = {role: {**ctx.service_environment[role], **ctx.extra_environment}
+    # The module's Secrets: the settings of every service in spacelift-shared (DATABASE_URL and LICENSE_TOKEN
+    # in clear, as the module writes them), the server's and the drain's own in theirs. Settings the
+    # server and drain share (the broker's) are in spacelift-shared too; the chart gives the scheduler no
+    # Secret of its own, so a setting only it has is inline env of its container.
+    server_env, drain_env = ctx.service_environment["server"], ctx.service_environment["drain"]
+    common = {k: v for k, v in server_env.items() if drain_env.get(k) == v}
+    shared = {**ctx.environment, **common, "DATABASE_URL": dsn, "LICENSE_TOKEN": "demo-license",
+              **ctx.extra_environment}
+    per_service = {role: {k: v for k, v in ctx.service_environment[role].items() if k not in common}
                    for role in ("server", "drain")}
     per_service["drain"].update({"LAUNCHER_IMAGE": image.rsplit(":", 1)[0].replace("backend", "launcher"),
                                  "LAUNCHER_IMAGE_TAG": "v3.0.0"})
@@ -97,6 +102,7 @@ def _eks(ctx: SeedContext, image: str, dsn: str) -> None:
         server_domain=ctx.environment["SERVER_DOMAIN"],
         load_balancer_hostname=ctx.facts.get("broker", {}).get("server_dns", ""),
         absent=frozenset({"scheduler"} if ctx.mutated("no-scheduler-service") else set()),
+        inline={"scheduler": dict(ctx.service_environment["scheduler"])},
         available={"server": 0} if ctx.mutated("server-unavailable") else {},
     )
     if ctx.mutated("efs-volume:server"):

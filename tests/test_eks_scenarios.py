@@ -1,0 +1,123 @@
+"""The EKS variant: the whole suite over an installation discovered from its Deployments (the official Helm
+chart and EKS module's objects, served by a loopback fake of the Kubernetes API under the published RBAC
+Role), PASS or N/A when DR-ready, FAIL for exactly what a mutation breaks, ERROR when the cluster refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spacelift_dr.demo import Demo, DemoServer, seed
+from spacelift_dr.policy import KUBERNETES_RBAC_FILE, kubernetes_rbac, render_kubernetes
+from tests.scenario import ROOT, Outcome, changed_verdicts, run_checks
+
+
+def published_role_rules() -> list[dict[str, object]]:
+    documents = list(yaml.safe_load_all((ROOT / KUBERNETES_RBAC_FILE).read_text(encoding="utf-8")))
+    (role,) = [d for d in documents if d["kind"] == "Role"]
+    return list(role["rules"])
+
+
+def eks_run(server: DemoServer, directory: Path, mutations: tuple[str, ...] = (),
+            refused: set[tuple[str, str, str]] | None = None) -> tuple[Demo, Outcome]:
+    server.reset()
+    demo = seed(server.url, mutations, variant="eks")
+    try:
+        api = demo.kubernetes_api
+        assert api is not None
+        api.rules = published_role_rules()  # the fake enforces exactly the published Role
+        api.refused.update(refused or set())
+        return demo, run_checks(demo, directory)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def eks_ready(moto_server: DemoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, Outcome]]:
+    yield eks_run(moto_server, tmp_path_factory.mktemp("eks-ready"))
+    moto_server.reset()
+
+
+def test_dr_ready_eks_installation_passes_or_is_not_applicable(eks_ready: tuple[Demo, Outcome]) -> None:
+    _, outcome = eks_ready
+    statuses = {r["id"]: r["status"] for r in outcome.results}
+    assert set(statuses.values()) <= {"PASS", "N/A"}, {k: v for k, v in statuses.items() if v not in {"PASS", "N/A"}}
+    for role in ("server", "drain", "scheduler"):
+        assert outcome.status("DR-SVC-01", role) == "PASS"
+    assert outcome.status("DR-SVC-02") == "PASS"
+    assert outcome.status("DR-SVC-03") == "PASS"
+    assert outcome.status("DR-BRK-09") == "PASS"
+    assert outcome.status("DR-DB-01") == "PASS"  # the database found from the DSN host of the Secret
+
+
+def test_evidence_says_where_each_setting_came_from(eks_ready: tuple[Demo, Outcome]) -> None:
+    _, outcome = eks_ready
+    server = outcome.result("DR-SVC-01", "server")
+    assert server["resource"] == "spacelift/spacelift-server"
+    evidence = server["evidence"]
+    assert evidence["available_replicas"] == 2
+    sources = evidence["setting_sources"]
+    assert "OBJECT_STORAGE_BUCKET_STATES" in sources["Secret spacelift/spacelift-shared"]
+    assert "DATABASE_URL" in sources["Secret spacelift/spacelift-shared"]
+    assert sources["Secret spacelift/spacelift-server"] == ["ADMIN_PASSWORD", "ADMIN_USERNAME", "WEBHOOKS_ENDPOINT"]
+    assert sources["env of container server"] == ["ENABLE_INSTRUMENTATION_ENDPOINTS"]
+    brk09 = outcome.result("DR-BRK-09")["evidence"]
+    assert brk09["found_through"] == "status of the server's Ingress and Services"
+    secrets = outcome.result("DR-SVC-04")
+    assert secrets["status"] == "N/A"
+    assert "spacelift/spacelift-shared: not synced from AWS" in secrets["message"]
+
+
+def test_suite_reads_only_what_the_published_role_grants(eks_ready: tuple[Demo, Outcome]) -> None:
+    demo, outcome = eks_ready
+    api = demo.kubernetes_api
+    assert api is not None
+    used = set(api.requests)
+    assert used, "the run read the cluster"
+    assert all(api.allowed(*request) for request in used)
+    assert {("apps", "deployments", "get"), ("", "secrets", "get"), ("", "serviceaccounts", "get"),
+            ("", "services", "list"), ("networking.k8s.io", "ingresses", "list")} <= used
+    assert outcome.document["api_calls"]["total"] == outcome.document["api_calls"]["distinct"]
+
+
+def test_published_rbac_manifest_is_the_generated_one() -> None:
+    assert (ROOT / KUBERNETES_RBAC_FILE).read_text(encoding="utf-8") == render_kubernetes(kubernetes_rbac())
+
+
+BREAKS = {
+    "no-scheduler-service": {"DR-SVC-01:spacelift/spacelift-scheduler"},
+    "server-unavailable": {"DR-SVC-01:spacelift/spacelift-server"},
+    "efs-volume:server": {"DR-SVC-02:spacelift-ab12c/spacelift"},
+    "no-registry-replication": {"DR-SVC-03:spacelift-ab12c/spacelift"},
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(BREAKS))
+def test_mutation_fails_exactly_what_it_breaks(mutation: str, eks_ready: tuple[Demo, Outcome],
+                                               moto_server: DemoServer, tmp_path: Path) -> None:
+    _, broken = eks_run(moto_server, tmp_path, (mutation,))
+    changed = changed_verdicts(eks_ready[1], broken)
+    assert changed == dict.fromkeys(BREAKS[mutation], "FAIL")
+    messages = {r["id"]: r["message"] for r in broken.results if r["id"] in BREAKS[mutation]}
+    expected = {
+        "no-scheduler-service": "Deployment spacelift/spacelift-scheduler not found",
+        "server-unavailable": "has 0 available of 2 replicas, expected at least one available",
+        "efs-volume:server": "server mounts PersistentVolumeClaim spacelift-data (volume data at "
+                             "server:/var/lib/spacelift), expected no persistent volume",
+        "no-registry-replication": "has no registry replication rule to eu-central-1",
+    }[mutation]
+    assert any(expected in message for message in messages.values()), messages
+
+
+def test_cluster_that_refuses_secrets_makes_every_dependent_check_an_error(moto_server: DemoServer,
+                                                                          tmp_path: Path) -> None:
+    _, outcome = eks_run(moto_server, tmp_path, refused={("", "secrets", "get")})
+    result = outcome.result("DR-SVC-01", "server")
+    assert result["status"] == "ERROR"
+    assert result["message"].startswith("kubernetes:get secrets denied on spacelift/spacelift-shared in EKS "
+                                        "cluster spacelift-ab12c (403 Forbidden")
+    assert outcome.status("DR-KMS-01") == "ERROR"
+    assert "PASS" not in {r["status"] for r in outcome.results if r["requirement"].startswith("DR-SVC")}
