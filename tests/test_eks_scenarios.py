@@ -12,7 +12,7 @@ import yaml
 
 from spacelift_dr.demo import Demo, DemoServer, seed
 from spacelift_dr.policy import KUBERNETES_RBAC_FILE, kubernetes_rbac, render_kubernetes
-from tests.scenario import ROOT, Outcome, changed_verdicts, run_checks
+from tests.scenario import ROOT, Hook, Outcome, changed_verdicts, denied, run_checks
 
 
 def published_role_rules() -> list[dict[str, object]]:
@@ -22,7 +22,7 @@ def published_role_rules() -> list[dict[str, object]]:
 
 
 def eks_run(server: DemoServer, directory: Path, mutations: tuple[str, ...] = (),
-            refused: set[tuple[str, str, str]] | None = None) -> tuple[Demo, Outcome]:
+            refused: set[tuple[str, str, str]] | None = None, hooks: list[Hook] | None = None) -> tuple[Demo, Outcome]:
     server.reset()
     demo = seed(server.url, mutations, variant="eks")
     try:
@@ -30,7 +30,7 @@ def eks_run(server: DemoServer, directory: Path, mutations: tuple[str, ...] = ()
         assert api is not None
         api.rules = published_role_rules()  # the fake enforces exactly the published Role
         api.refused.update(refused or set())
-        return demo, run_checks(demo, directory)
+        return demo, run_checks(demo, directory, hooks=hooks or [])
     finally:
         demo.close()
 
@@ -121,3 +121,23 @@ def test_cluster_that_refuses_secrets_makes_every_dependent_check_an_error(moto_
                                         "cluster spacelift-ab12c (403 Forbidden")
     assert outcome.status("DR-KMS-01") == "ERROR"
     assert "PASS" not in {r["status"] for r in outcome.results if r["requirement"].startswith("DR-SVC")}
+
+
+
+def test_eks_run_makes_only_aws_reads_the_iam_policy_allows(eks_ready: tuple[Demo, Outcome]) -> None:
+    # moto 5.2 answers every signed EKS request under IAM enforcement with SignatureDoesNotMatch (as it
+    # does Route 53's), so the policy is shown to cover the EKS run by the reads it made, and denial of
+    # eks:DescribeCluster with an API-shaped answer below.
+    from tests.test_least_privilege import ACTIONS
+
+    made = set(eks_ready[1].document["api_calls"]["by_action"])
+    assert "eks:DescribeCluster" in made
+    assert {a for a in made if not a.startswith("kubernetes:")} <= set(ACTIONS)
+
+
+def test_eks_run_without_describe_cluster_is_an_error_naming_it(moto_server: DemoServer, tmp_path: Path) -> None:
+    _, outcome = eks_run(moto_server, tmp_path, hooks=denied("DescribeCluster", "eks", "AccessDeniedException"))
+    for result in outcome.results:
+        if result["requirement"].startswith("DR-SVC"):
+            assert result["status"] == "ERROR"
+            assert result["message"].startswith("eks:DescribeCluster denied on eks cluster spacelift-ab12c")
