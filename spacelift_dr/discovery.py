@@ -71,7 +71,12 @@ def build_installation(config: Config, aws: AwsAccess) -> Installation:
     # Missing services are DR-SVC-01's finding; checks that need their settings then report what is unset.
     if discover.on_kubernetes:
         access = kubernetes_access(config, aws)
-        services = discover_deployments(config, access)
+        def account() -> str | None:
+            # The run asked already (sessionstart): answered from the run cache.
+            identity = aws.call("sts", section.primary_region, "GetCallerIdentity", resource="caller")
+            return str(identity["Account"]) if identity else None
+
+        services = discover_deployments(config, access, account)
         cluster = discover.eks_cluster or discover.cluster.context or "the kubeconfig's current context"
         kubernetes = {"kubernetes_cluster": cluster, "kubernetes_namespace": discover.cluster.namespace,
                       "deployment_names": discover.cluster.deployments.model_dump()}

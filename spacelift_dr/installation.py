@@ -158,11 +158,12 @@ class Installation:
         return None
 
     def value(self, name: str, service: str | None = None) -> str | None:
-        """A plain setting value; None when unset. A secret reference raises: its value is unknown."""
+        """A plain setting value; None when unset. A secret reference raises: its value is unknown (on
+        Kubernetes, a value kept beside its reference, from a Secret synced from AWS, is known)."""
         found = self.setting(name, service)
         if found is None:
             return None
-        if found.secret_ref is not None:
+        if found.secret_ref is not None and found.value is None:
             raise Unobservable(
                 "spacelift:setting", name,
                 f"{name} is a secret reference ({found.secret_ref}) whose value the suite does not read; "

@@ -15,9 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import yaml
 
 from .config import Config
 from .errors import Unobservable
@@ -72,10 +75,87 @@ class _ContainerSettings:
 class DeploymentReader:
     """Reads the Deployments of one namespace and what their pod templates load."""
 
-    def __init__(self, access: KubernetesAccess, namespace: str, keep_database_host: bool) -> None:
+    def __init__(self, access: KubernetesAccess, namespace: str, keep_database_host: bool, region: str = "",
+                 account: Callable[[], str | None] = lambda: None) -> None:
         self._access = access
         self._namespace = namespace
         self._keep_database_host = keep_database_host
+        self._region = region  # the cluster's: the default region of the AWS providers
+        self._account = account
+        # Kubernetes Secret → its key → the AWS secret it is synced from (External Secrets, Secrets Store CSI)
+        self._synced: dict[str, dict[str, str]] = {}
+        self._owners_read: set[str] = set()
+
+    # -- where a Secret comes from ----------------------------------------------------------------------
+
+    def _aws_reference(self, service: str, key: str, region: str) -> str:
+        """The reference ECS would write for the same secret: a Secrets Manager or SSM ARN (a partial
+        Secrets Manager ARN, without the random suffix, when the key is a name: DescribeSecret accepts it)."""
+        if key.startswith("arn:"):
+            return key
+        account = self._account()
+        if service == "ssm":
+            return f"arn:aws:ssm:{region}:{account or ''}:parameter/{key.lstrip('/')}"
+        return f"arn:aws:secretsmanager:{region}:{account or ''}:secret:{key}"
+
+    def _external_secret(self, secret: str, owner: dict[str, Any]) -> None:
+        """An External Secrets operator's ExternalSecret owns the Secret: its keys come from the AWS
+        secrets its ``data[].remoteRef.key`` names, in the region of its SecretStore."""
+        group, _, version = str(owner.get("apiVersion", "external-secrets.io/v1beta1")).partition("/")
+        external = self._access.get(group, "externalsecrets", self._namespace, str(owner.get("name")), version)
+        if external is None:
+            return
+        spec = external.get("spec") or {}
+        store_ref = spec.get("secretStoreRef") or {}
+        service, region = "secretsmanager", self._region
+        if store_ref.get("kind", "SecretStore") == "SecretStore" and store_ref.get("name"):
+            store = self._access.get(group, "secretstores", self._namespace, str(store_ref["name"]), version) or {}
+            aws = ((store.get("spec") or {}).get("provider") or {}).get("aws") or {}
+            service = "ssm" if aws.get("service") == "ParameterStore" else "secretsmanager"
+            region = str(aws.get("region") or region)
+        # A ClusterSecretStore is cluster-scoped (not readable with the namespaced Role): the key's own ARN,
+        # or the cluster's region, says where the secret is.
+        synced = self._synced.setdefault(secret, {})
+        for item in spec.get("data") or []:
+            key = str((item.get("remoteRef") or {}).get("key", ""))
+            if key and item.get("secretKey"):
+                synced[str(item["secretKey"])] = self._aws_reference(service, key, region)
+        for item in spec.get("dataFrom") or []:
+            key = str((item.get("extract") or {}).get("key", ""))
+            if key:
+                synced.setdefault("*", self._aws_reference(service, key, region))
+
+    def csi_volumes(self, pod: dict[str, Any]) -> None:
+        """Secrets Store CSI volumes of the pod: a SecretProviderClass of the AWS provider syncs its objects
+        into Kubernetes Secrets (``secretObjects``)."""
+        for volume in pod.get("volumes") or []:
+            csi = volume.get("csi") or {}
+            name = (csi.get("volumeAttributes") or {}).get("secretProviderClass")
+            if csi.get("driver") != "secrets-store.csi.k8s.io" or not name:
+                continue
+            spc = self._access.get("secrets-store.csi.x-k8s.io", "secretproviderclasses", self._namespace,
+                                   str(name)) or {}
+            spec = spc.get("spec") or {}
+            if spec.get("provider") != "aws":
+                continue
+            parameters = spec.get("parameters") or {}
+            region = str(parameters.get("region") or self._region)
+            try:
+                objects = yaml.safe_load(str(parameters.get("objects") or "[]")) or []
+            except yaml.YAMLError:
+                raise Unobservable("kubernetes:get secretproviderclasses.secrets-store.csi.x-k8s.io",
+                                   f"{self._namespace}/{name}", "parameters.objects is not YAML") from None
+            by_name = {}
+            for item in objects if isinstance(objects, list) else []:
+                service = "ssm" if item.get("objectType") == "ssmparameter" else "secretsmanager"
+                reference = self._aws_reference(service, str(item.get("objectName", "")), region)
+                by_name[str(item.get("objectAlias") or item.get("objectName"))] = reference
+                by_name.setdefault(str(item.get("objectName")), reference)
+            for synced in spec.get("secretObjects") or []:
+                target = self._synced.setdefault(str(synced.get("secretName")), {})
+                for entry in synced.get("data") or []:
+                    if str(entry.get("objectName")) in by_name:
+                        target[str(entry.get("key"))] = by_name[str(entry["objectName"])]
 
     # -- objects --------------------------------------------------------------------------------------
 
@@ -86,16 +166,31 @@ class DeploymentReader:
     def _secret(self, name: str) -> dict[str, str] | None:
         """The Secret's keys and base64 values (decoded only for the names that may be kept)."""
         found = self._access.get("", "secrets", self._namespace, name)
-        return None if found is None else {str(k): str(v) for k, v in (found.get("data") or {}).items()}
+        if found is None:
+            return None
+        if name not in self._owners_read:
+            self._owners_read.add(name)
+            for owner in (found.get("metadata") or {}).get("ownerReferences") or []:
+                if owner.get("kind") == "ExternalSecret":
+                    self._external_secret(name, owner)
+        return {str(k): str(v) for k, v in (found.get("data") or {}).items()}
 
     def _from_secret(self, setting: str, secret: str, key: str, encoded: str) -> _Entry:
         source = f"Secret {self._namespace}/{secret}"
         reference = f"kubernetes:secret/{self._namespace}/{secret}#{key}"
+        synced = self._synced.get(secret, {})
+        origin = synced.get(key) or synced.get("*")
+        if origin is not None:
+            # The Secret is a copy of an AWS secret: the AWS secret is what a replacement cluster reads.
+            reference = origin
+            source += " (synced from " + ("SSM Parameter Store" if ":ssm:" in origin else "Secrets Manager") + ")"
         if is_secret_setting(setting):
             kept = None
-            if self._keep_database_host and _DSN_SETTING.match(setting) and setting == "DATABASE_URL":
+            if self._keep_database_host and setting == "DATABASE_URL":
                 kept = dsn_without_password(_decoded(encoded, source, key))
             return _Entry(secret_ref=reference, kept=kept, source=source)
+        if origin is not None:  # not secret, and what a replacement reads from AWS: value and reference
+            return _Entry(secret_ref=reference, kept=_decoded(encoded, source, key), source=source)
         return _Entry(value=_decoded(encoded, source, key), source=source)
 
     # -- a pod template's settings -------------------------------------------------------------------
@@ -144,6 +239,7 @@ class DeploymentReader:
         if deployment is None:
             return None
         pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        self.csi_volumes(pod)
         containers = []
         for definition in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
             mounts = tuple({"sourceVolume": m.get("name"), "containerPath": m.get("mountPath")}
@@ -219,11 +315,15 @@ def _ingress_backends(ingress: dict[str, Any]) -> set[str]:
     return {str((b.get("service") or {}).get("name")) for b in backends if b.get("service")}
 
 
-def discover_deployments(config: Config, access: KubernetesAccess) -> dict[str, Service]:
-    """The services found as Deployments (a missing one is DR-SVC-01's finding)."""
+def discover_deployments(config: Config, access: KubernetesAccess,
+                         account: Callable[[], str | None] = lambda: None) -> dict[str, Service]:
+    """The services found as Deployments (a missing one is DR-SVC-01's finding). ``account`` is asked
+    only when a Secret is synced from an AWS secret named without its ARN."""
     cluster = config.installation.discover.cluster
-    reader = DeploymentReader(access, cluster.namespace,
-                              keep_database_host=config.database.cluster_identifier is None)
+    section = config.installation
+    reader = DeploymentReader(access, cluster.namespace, keep_database_host=config.database.cluster_identifier is None,
+                              region=section.primary_region,
+                              account=(lambda: section.account_id) if section.account_id else account)
     names = cluster.deployments.model_dump()
     services: dict[str, Service] = {}
     for role in SERVICES:

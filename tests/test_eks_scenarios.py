@@ -141,3 +141,48 @@ def test_eks_run_without_describe_cluster_is_an_error_naming_it(moto_server: Dem
         if result["requirement"].startswith("DR-SVC"):
             assert result["status"] == "ERROR"
             assert result["message"].startswith("eks:DescribeCluster denied on eks cluster spacelift-ab12c")
+
+
+@pytest.mark.parametrize("replicated", [True, False])
+def test_secret_synced_by_external_secrets_must_be_replicated(replicated: bool, moto_server: DemoServer,
+                                                              tmp_path: Path) -> None:
+    """SVC-04 on EKS: DATABASE_URL synced by the External Secrets operator from a Secrets Manager secret
+    (named without its ARN) is judged on that secret's replica in the backup region."""
+    from spacelift_dr.demo.kubernetes import secret
+
+    moto_server.reset()
+    demo = seed(moto_server.url, variant="eks")
+    try:
+        api = demo.kubernetes_api
+        assert api is not None
+        sm = demo.context.client("secretsmanager")
+        arn = sm.create_secret(Name="spacelift/eso-db", SecretString='{"DATABASE_URL": "postgres://x"}')["ARN"]
+        if replicated:
+            sm.replicate_secret_to_regions(SecretId=arn, AddReplicaRegions=[{"Region": "eu-central-1"}])
+        api.add("", "secrets", secret("spacelift", "spacelift-db", {"DATABASE_URL": "postgres://x"},
+                                      ownerReferences=[{"apiVersion": "external-secrets.io/v1beta1",
+                                                        "kind": "ExternalSecret", "name": "spacelift-db"}]))
+        api.add("external-secrets.io", "externalsecrets", {
+            "apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret",
+            "metadata": {"name": "spacelift-db", "namespace": "spacelift"},
+            "spec": {"secretStoreRef": {"name": "aws", "kind": "SecretStore"},
+                     "data": [{"secretKey": "DATABASE_URL", "remoteRef": {"key": "spacelift/eso-db"}}]}})
+        api.add("external-secrets.io", "secretstores", {
+            "apiVersion": "external-secrets.io/v1beta1", "kind": "SecretStore",
+            "metadata": {"name": "aws", "namespace": "spacelift"},
+            "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1"}}}})
+        server = api.objects[("apps", "deployments", "spacelift", "spacelift-server")]
+        server["spec"]["template"]["spec"]["containers"][0]["env"].append(
+            {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "spacelift-db", "key": "DATABASE_URL"}}})
+        outcome = run_checks(demo, tmp_path, overrides={"database": {"cluster_identifier": "spacelift-ab12c"}})
+    finally:
+        demo.close()
+        moto_server.reset()
+    result = outcome.result("DR-SVC-04")
+    assert result["resource"] == "spacelift/eso-db"
+    assert result["evidence"]["referenced_by"] == ["server:DATABASE_URL"]
+    if replicated:
+        assert result["status"] == "PASS", result["message"]
+    else:
+        assert result["status"] == "FAIL"
+        assert result["message"] == "spacelift/eso-db is replicated to no region, expected a replica in eu-central-1"

@@ -277,3 +277,61 @@ def test_bad_kubernetes_config_names_the_key(discover: dict[str, Any], key: str)
     with pytest.raises(ConfigError) as raised:
         parse_config(_installation(discover), "k8s.yaml")
     assert str(raised.value).startswith(f"k8s.yaml: {key}: expected ")
+
+
+# -- Secrets synced from AWS --------------------------------------------------------------------------
+
+DB_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:spacelift/db-AbCdEf"
+
+
+def _owned_secret(name: str, data: dict[str, str], owner: str) -> dict[str, Any]:
+    return secret("spacelift", name, data, ownerReferences=[{
+        "apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret", "name": owner,
+        "uid": "6b1c", "controller": True, "blockOwnerDeletion": True}])
+
+
+def test_external_secrets_name_the_aws_secrets_they_sync(fake_api: FakeKubernetesApi) -> None:
+    fake_api.add("", "secrets", _owned_secret("db", {"DATABASE_URL": DSN, "REGION_BUCKET": "b-1"}, "db"))
+    fake_api.add("external-secrets.io", "externalsecrets", {
+        "apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret",
+        "metadata": {"name": "db", "namespace": "spacelift"},
+        "spec": {"secretStoreRef": {"name": "aws", "kind": "SecretStore"}, "target": {"name": "db"},
+                 "data": [{"secretKey": "DATABASE_URL", "remoteRef": {"key": DB_ARN, "property": "DATABASE_URL"}},
+                          {"secretKey": "REGION_BUCKET", "remoteRef": {"key": "/spacelift/bucket"}}]}})
+    fake_api.add("external-secrets.io", "secretstores", {
+        "apiVersion": "external-secrets.io/v1beta1", "kind": "SecretStore",
+        "metadata": {"name": "aws", "namespace": "spacelift"},
+        "spec": {"provider": {"aws": {"service": "ParameterStore", "region": "eu-west-2"}}}})
+    reader = DeploymentReader(_access(fake_api), "spacelift", keep_database_host=True, region="eu-west-1",
+                              account=lambda: "123456789012")
+    found = reader.container_settings({"name": "server", "envFrom": [{"secretRef": {"name": "db"}}]}) \
+        .container("server", "image", ())
+    assert found.secrets["DATABASE_URL"] == DB_ARN
+    assert found.secret_values["DATABASE_URL"].startswith("postgres://spacelift@")
+    # A non-secret setting from a synced Secret: its value is known and its AWS origin is a reference.
+    assert found.secrets["REGION_BUCKET"] == "arn:aws:ssm:eu-west-2:123456789012:parameter/spacelift/bucket"
+    assert found.secret_values["REGION_BUCKET"] == "b-1"
+    assert found.sources["DATABASE_URL"] == "Secret spacelift/db (synced from Secrets Manager)"
+
+
+def test_secrets_store_csi_synced_secrets_name_their_aws_objects(fake_api: FakeKubernetesApi) -> None:
+    fake_api.add("", "secrets", secret("spacelift", "from-csi", {"LICENSE_TOKEN": LICENSE},
+                                       labels={"secrets-store.csi.k8s.io/managed": "true"}))
+    fake_api.add("secrets-store.csi.x-k8s.io", "secretproviderclasses", {
+        "apiVersion": "secrets-store.csi.x-k8s.io/v1", "kind": "SecretProviderClass",
+        "metadata": {"name": "spacelift", "namespace": "spacelift"},
+        "spec": {"provider": "aws",
+                 "parameters": {"objects": "- objectName: spacelift/license\n  objectType: secretsmanager\n"
+                                           "  objectAlias: license\n"},
+                 "secretObjects": [{"secretName": "from-csi", "type": "Opaque",
+                                    "data": [{"objectName": "license", "key": "LICENSE_TOKEN"}]}]}})
+    reader = DeploymentReader(_access(fake_api), "spacelift", keep_database_host=True, region="eu-west-1",
+                              account=lambda: "123456789012")
+    reader.csi_volumes({"volumes": [{"name": "secrets", "csi": {
+        "driver": "secrets-store.csi.k8s.io", "readOnly": True,
+        "volumeAttributes": {"secretProviderClass": "spacelift"}}}]})
+    found = reader.container_settings({"name": "server", "env": [
+        {"name": "LICENSE_TOKEN", "valueFrom": {"secretKeyRef": {"name": "from-csi", "key": "LICENSE_TOKEN"}}}]}) \
+        .container("server", "image", ())
+    assert found.secrets["LICENSE_TOKEN"] == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:spacelift/license"
+    assert LICENSE not in repr(found)
