@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -335,3 +336,29 @@ def test_secrets_store_csi_synced_secrets_name_their_aws_objects(fake_api: FakeK
         .container("server", "image", ())
     assert found.secrets["LICENSE_TOKEN"] == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:spacelift/license"
     assert LICENSE not in repr(found)
+
+
+def test_a_cluster_reached_through_a_kubeconfig(fake_api: FakeKubernetesApi, tmp_path: Any) -> None:
+    """discover.kubernetes.kubeconfig/context: the standard kubeconfig, its path relative to the config."""
+    from spacelift_dr.kubernetes_api import kubernetes_access
+
+    aws = AwsAccess(aws_session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret"))
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "other",
+        "clusters": [{"name": "eks", "cluster": {"server": fake_api.url, "certificate-authority-data":
+                                                 base64.b64encode(fake_api.ca_pem).decode()}}],
+        "users": [{"name": "auditor", "user": {"token": eks_token(aws, "eu-west-1", "spacelift-eks")}}],
+        "contexts": [{"name": "dr", "context": {"cluster": "eks", "user": "auditor", "namespace": "spacelift"}},
+                     {"name": "other", "context": {"cluster": "eks", "user": "nobody"}}],
+    }
+    (tmp_path / "kube.yaml").write_text(yaml.safe_dump(kubeconfig), encoding="utf-8")
+    config = parse_config({"installation": {
+        "name": "k8s", "primary_region": "eu-west-1", "backup_region": "eu-central-1",
+        "discover": {"kubernetes": {"kubeconfig": "kube.yaml", "context": "dr"}}}}, str(tmp_path / "dr.yaml"))
+    services = discover_deployments(config, kubernetes_access(config, aws))
+    assert sorted(services) == ["drain", "scheduler", "server"]
+    missing = parse_config({"installation": {
+        "name": "k8s", "primary_region": "eu-west-1", "backup_region": "eu-central-1",
+        "discover": {"kubernetes": {"kubeconfig": "kube.yaml", "context": "absent"}}}}, str(tmp_path / "dr.yaml"))
+    with pytest.raises(Unobservable, match=r"kubernetes:kubeconfig failed on .*kube.yaml"):
+        kubernetes_access(missing, aws)
