@@ -362,3 +362,20 @@ def test_a_cluster_reached_through_a_kubeconfig(fake_api: FakeKubernetesApi, tmp
         "discover": {"kubernetes": {"kubeconfig": "kube.yaml", "context": "absent"}}}}, str(tmp_path / "dr.yaml"))
     with pytest.raises(Unobservable, match=r"kubernetes:kubeconfig failed on .*kube.yaml"):
         kubernetes_access(missing, aws)
+
+
+def test_rsa_key_in_a_kubernetes_secret_is_an_error_never_read() -> None:
+    from spacelift_dr.config import EncryptionSection
+    from spacelift_dr.facts.rsa import RsaKeys
+    from spacelift_dr.installation import Installation, Setting
+    from spacelift_dr.redaction import Redactor
+
+    installation = Installation("k8s", "eu-west-1", "eu-central-1", None, ("states",))
+    keys = RsaKeys(AwsAccess(aws_session(aws_access_key_id="a", aws_secret_access_key="b")), installation,
+                   EncryptionSection(allow_reading_rsa_secret=True), [], Redactor())
+    setting = Setting("ENCRYPTION_RSA_PRIVATE_KEY", "server",
+                      secret_ref="kubernetes:secret/spacelift/spacelift-shared#ENCRYPTION_RSA_PRIVATE_KEY")
+    with pytest.raises(Unobservable) as raised:
+        keys.inspect(setting)
+    assert str(raised.value).startswith("kubernetes:get secrets failed on spacelift/spacelift-shared: "
+                                        "ENCRYPTION_RSA_PRIVATE_KEY comes from the Kubernetes Secret")
