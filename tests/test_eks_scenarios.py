@@ -186,3 +186,37 @@ def test_secret_synced_by_external_secrets_must_be_replicated(replicated: bool, 
     else:
         assert result["status"] == "FAIL"
         assert result["message"] == "spacelift/eso-db is replicated to no region, expected a replica in eu-central-1"
+
+
+def test_demo_variant_runs_every_check_and_stops_its_fake_api(tmp_path: Path) -> None:
+    """``pytest --dr-demo --dr-demo-variant eks``: every check runs on EKS discovery, the fake API listens
+    on loopback only, and the run stops it."""
+    import json
+    import socket
+
+    from fixtures.session import DEMO
+
+    seen: dict[str, object] = {}
+
+    class Spy:
+        def pytest_sessionfinish(self, session: pytest.Session) -> None:
+            api = session.config.stash[DEMO].kubernetes_api
+            assert api is not None
+            assert api._server is not None
+            seen["address"] = api._server.server_address
+            seen["requests"] = list(api.requests)
+
+    reports = tmp_path / "reports"
+    code = pytest.main([str(ROOT / "checks"), "--dr-demo", "--dr-demo-variant", "eks", f"--dr-reports={reports}",
+                        "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(ROOT),
+                        "-c", str(ROOT / "pytest.ini")], plugins=[Spy()])
+    assert code == 1  # the demo's gaps are FAILs
+    host, port = seen["address"]
+    assert host == "127.0.0.1"
+    assert seen["requests"]
+    with pytest.raises(OSError), socket.create_connection((host, port), timeout=2):
+        pass
+    document = json.loads((reports / "dr-results.json").read_text(encoding="utf-8"))
+    assert document["summary"]["ERROR"] == 0
+    assert any("EKS demo" in note for note in document["notes"])
+    assert {r["status"] for r in document["results"] if r["requirement"] == "DR-SVC-01"} == {"PASS"}
