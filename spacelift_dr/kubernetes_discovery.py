@@ -29,6 +29,8 @@ from .kubernetes_api import KubernetesAccess
 from .redaction import is_secret_name
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+# A Secret synced from AWS whose AWS origin cannot be read (a ClusterSecretStore is cluster-scoped).
+UNRESOLVED = "unresolved:"
 _DSN_SETTING = re.compile(r"^DATABASE(_[A-Z0-9]+)*_URL$")
 
 
@@ -107,23 +109,29 @@ class DeploymentReader:
             return
         spec = external.get("spec") or {}
         store_ref = spec.get("secretStoreRef") or {}
-        service, region = "secretsmanager", self._region
-        if store_ref.get("kind", "SecretStore") == "SecretStore" and store_ref.get("name"):
+        service, region, unresolved = "secretsmanager", self._region, None
+        if store_ref.get("kind") == "ClusterSecretStore":
+            # Cluster-scoped: not readable with the namespaced Role. A key's own ARN still says where.
+            unresolved = (f"{UNRESOLVED}ExternalSecret {owner.get('name')} through ClusterSecretStore "
+                          f"{store_ref.get('name')}")
+        elif store_ref.get("name"):
             store = self._access.get(group, "secretstores", self._namespace, str(store_ref["name"]), version) or {}
             aws = ((store.get("spec") or {}).get("provider") or {}).get("aws") or {}
             service = "ssm" if aws.get("service") == "ParameterStore" else "secretsmanager"
             region = str(aws.get("region") or region)
-        # A ClusterSecretStore is cluster-scoped (not readable with the namespaced Role): the key's own ARN,
-        # or the cluster's region, says where the secret is.
         synced = self._synced.setdefault(secret, {})
+
+        def origin(key: str) -> str:
+            return unresolved if unresolved and not key.startswith("arn:") else self._aws_reference(service, key,
+                                                                                                    region)
         for item in spec.get("data") or []:
             key = str((item.get("remoteRef") or {}).get("key", ""))
             if key and item.get("secretKey"):
-                synced[str(item["secretKey"])] = self._aws_reference(service, key, region)
+                synced[str(item["secretKey"])] = origin(key)
         for item in spec.get("dataFrom") or []:
             key = str((item.get("extract") or {}).get("key", ""))
             if key:
-                synced.setdefault("*", self._aws_reference(service, key, region))
+                synced.setdefault("*", origin(key))
 
     def csi_volumes(self, pod: dict[str, Any]) -> None:
         """Secrets Store CSI volumes of the pod: a SecretProviderClass of the AWS provider syncs its objects
@@ -180,7 +188,11 @@ class DeploymentReader:
         reference = f"kubernetes:secret/{self._namespace}/{secret}#{key}"
         synced = self._synced.get(secret, {})
         origin = synced.get(key) or synced.get("*")
-        if origin is not None:
+        if origin is not None and origin.startswith(UNRESOLVED):
+            # Synced from AWS, but from where cannot be read: the reference says so (DR-SVC-04 is ERROR).
+            reference = f"{origin}#{secret}/{key}"
+            source += " (synced through a ClusterSecretStore)"
+        elif origin is not None:
             # The Secret is a copy of an AWS secret: the AWS secret is what a replacement cluster reads.
             reference = origin
             source += " (synced from " + ("SSM Parameter Store" if ":ssm:" in origin else "Secrets Manager") + ")"

@@ -143,8 +143,8 @@ def test_eks_run_without_describe_cluster_is_an_error_naming_it(moto_server: Dem
             assert result["message"].startswith("eks:DescribeCluster denied on eks cluster spacelift-ab12c")
 
 
-@pytest.mark.parametrize("replicated", [True, False])
-def test_secret_synced_by_external_secrets_must_be_replicated(replicated: bool, moto_server: DemoServer,
+@pytest.mark.parametrize("store", ["replicated", "unreplicated", "cluster-store"])
+def test_secret_synced_by_external_secrets_must_be_replicated(store: str, moto_server: DemoServer,
                                                               tmp_path: Path) -> None:
     """SVC-04 on EKS: DATABASE_URL synced by the External Secrets operator from a Secrets Manager secret
     (named without its ARN) is judged on that secret's replica in the backup region."""
@@ -157,7 +157,7 @@ def test_secret_synced_by_external_secrets_must_be_replicated(replicated: bool, 
         assert api is not None
         sm = demo.context.client("secretsmanager")
         arn = sm.create_secret(Name="spacelift/eso-db", SecretString='{"DATABASE_URL": "postgres://x"}')["ARN"]
-        if replicated:
+        if store == "replicated":
             sm.replicate_secret_to_regions(SecretId=arn, AddReplicaRegions=[{"Region": "eu-central-1"}])
         api.add("", "secrets", secret("spacelift", "spacelift-db", {"DATABASE_URL": "postgres://x"},
                                       ownerReferences=[{"apiVersion": "external-secrets.io/v1beta1",
@@ -165,7 +165,8 @@ def test_secret_synced_by_external_secrets_must_be_replicated(replicated: bool, 
         api.add("external-secrets.io", "externalsecrets", {
             "apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret",
             "metadata": {"name": "spacelift-db", "namespace": "spacelift"},
-            "spec": {"secretStoreRef": {"name": "aws", "kind": "SecretStore"},
+            "spec": {"secretStoreRef": {"name": "aws",
+                                        "kind": "ClusterSecretStore" if store == "cluster-store" else "SecretStore"},
                      "data": [{"secretKey": "DATABASE_URL", "remoteRef": {"key": "spacelift/eso-db"}}]}})
         api.add("external-secrets.io", "secretstores", {
             "apiVersion": "external-secrets.io/v1beta1", "kind": "SecretStore",
@@ -179,9 +180,14 @@ def test_secret_synced_by_external_secrets_must_be_replicated(replicated: bool, 
         demo.close()
         moto_server.reset()
     result = outcome.result("DR-SVC-04")
+    if store == "cluster-store":  # which AWS secret cannot be read with the namespaced Role
+        assert result["status"] == "ERROR"
+        assert "ClusterSecretStore aws" in result["message"]
+        assert "give remoteRef.key as the secret's ARN" in result["message"]
+        return
     assert result["resource"] == "spacelift/eso-db"
     assert result["evidence"]["referenced_by"] == ["server:DATABASE_URL"]
-    if replicated:
+    if store == "replicated":
         assert result["status"] == "PASS", result["message"]
     else:
         assert result["status"] == "FAIL"
