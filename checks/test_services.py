@@ -37,6 +37,10 @@ def test_stateless_service_exists_and_is_readable(service_role: str, installatio
 def deployment_exists_and_has_available_replicas(role: str, installation: Installation, evidence: Evidence) -> None:
     """DR-SVC-01 on Kubernetes: the Deployment exists, its pod template is read, a replica is available."""
     name = installation.deployment_names[role]
+    if name is None:
+        evidence.about(f"{installation.kubernetes_namespace}/{role}", installation.primary_region)
+        raise NotApplicable(f"discover.kubernetes.deployments.{role} is null: no {role} Deployment is expected "
+                            f"(from Spacelift v6.4.0 the Helm chart runs the scheduler inside the drain)")
     where = f"{installation.kubernetes_namespace}/{name}"
     evidence.about(where, installation.primary_region)
     service = installation.services.get(role)

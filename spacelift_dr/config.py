@@ -97,7 +97,8 @@ class DeploymentNames(_Strict):
 
     server: K8sName = "spacelift-server"
     drain: K8sName = "spacelift-drain"
-    scheduler: K8sName = "spacelift-scheduler"
+    # null: no scheduler Deployment (from Spacelift v6.4.0 the chart leaves it out: the drain schedules)
+    scheduler: K8sName | None = "spacelift-scheduler"
 
 
 class KubernetesDiscover(_Strict):

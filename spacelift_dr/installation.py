@@ -119,7 +119,7 @@ class Installation:
     # Deployment names per role. ``ecs_cluster`` is then None.
     kubernetes_cluster: str | None = None
     kubernetes_namespace: str | None = None
-    deployment_names: dict[str, str] = field(default_factory=dict)
+    deployment_names: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def on_kubernetes(self) -> bool:

@@ -339,6 +339,8 @@ def discover_deployments(config: Config, access: KubernetesAccess,
     names = cluster.deployments.model_dump()
     services: dict[str, Service] = {}
     for role in SERVICES:
+        if names[role] is None:
+            continue  # declared not deployed (the scheduler on Spacelift v6.4.0 and later)
         found = reader.service(role, names[role])
         if found is not None:
             services[role] = found

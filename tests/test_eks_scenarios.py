@@ -226,3 +226,23 @@ def test_demo_variant_runs_every_check_and_stops_its_fake_api(tmp_path: Path) ->
     assert document["summary"]["ERROR"] == 0
     assert any("EKS demo" in note for note in document["notes"])
     assert {r["status"] for r in document["results"] if r["requirement"] == "DR-SVC-01"} == {"PASS"}
+
+
+def test_no_scheduler_deployment_declared_is_not_applicable(eks_ready: tuple[Demo, Outcome],
+                                                            moto_server: DemoServer, tmp_path: Path) -> None:
+    """From Spacelift v6.4.0 the chart deploys no scheduler: ``deployments.scheduler: null`` says so."""
+    moto_server.reset()
+    demo = seed(moto_server.url, ["no-scheduler-service"], variant="eks")
+    try:
+        installation = demo.config().model_dump(mode="json", exclude_defaults=True)["installation"]
+        installation["discover"]["kubernetes"] = {"deployments": {"scheduler": None}}
+        outcome = run_checks(demo, tmp_path, overrides={"installation": installation})
+    finally:
+        demo.close()
+        moto_server.reset()
+    others = {k: v for k, v in outcome.verdicts.items() if not k.startswith("DR-SVC-01:spacelift/scheduler")}
+    assert others == {k: v for k, v in eks_ready[1].verdicts.items()
+                      if not k.startswith("DR-SVC-01:spacelift/spacelift-scheduler")}
+    result = outcome.result("DR-SVC-01", "spacelift/scheduler")
+    assert result["status"] == "N/A"
+    assert "discover.kubernetes.deployments.scheduler is null" in result["message"]
