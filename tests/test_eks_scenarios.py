@@ -194,9 +194,10 @@ def test_secret_synced_by_external_secrets_must_be_replicated(store: str, moto_s
         assert result["message"] == "spacelift/eso-db is replicated to no region, expected a replica in eu-central-1"
 
 
-def test_demo_variant_runs_every_check_and_stops_its_fake_api(tmp_path: Path) -> None:
+def test_demo_variant_runs_every_check_and_stops_its_fake_api(moto_server: DemoServer, tmp_path: Path) -> None:
     """``pytest --dr-demo --dr-demo-variant eks``: every check runs on EKS discovery, the fake API listens
-    on loopback only, and the run stops it."""
+    on loopback only, and the run stops it. (moto keeps one state per process, shared by its servers: the
+    session's server is emptied before and after the demo's own.)"""
     import json
     import socket
 
@@ -213,9 +214,13 @@ def test_demo_variant_runs_every_check_and_stops_its_fake_api(tmp_path: Path) ->
             seen["requests"] = list(api.requests)
 
     reports = tmp_path / "reports"
-    code = pytest.main([str(ROOT / "checks"), "--dr-demo", "--dr-demo-variant", "eks", f"--dr-reports={reports}",
-                        "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(ROOT),
-                        "-c", str(ROOT / "pytest.ini")], plugins=[Spy()])
+    moto_server.reset()
+    try:
+        code = pytest.main([str(ROOT / "checks"), "--dr-demo", "--dr-demo-variant", "eks",
+                            f"--dr-reports={reports}", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                            "--rootdir", str(ROOT), "-c", str(ROOT / "pytest.ini")], plugins=[Spy()])
+    finally:
+        moto_server.reset()
     assert code == 1  # the demo's gaps are FAILs
     host, port = seen["address"]
     assert host == "127.0.0.1"
