@@ -13,6 +13,7 @@ import base64
 import ipaddress
 import json
 import re
+import shutil
 import ssl
 import tempfile
 import threading
@@ -116,6 +117,7 @@ class FakeKubernetesApi:
         cert_file, key_file, self.ca_pem = _tls_material(directory)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert_file, key_file)
+        shutil.rmtree(directory, ignore_errors=True)  # the context holds them now
         api = self
 
         class Handler(BaseHTTPRequestHandler):
