@@ -31,6 +31,7 @@ test: $(STAMP)
 policy: $(STAMP)
 	$(BIN)/python -m spacelift_dr.policy > policy/dr-suite-readonly.json
 	$(BIN)/python -m spacelift_dr.policy rsa-secret > policy/dr-suite-read-rsa-secret.json
+	$(BIN)/python -m spacelift_dr.policy kubernetes > policy/dr-suite-kubernetes-rbac.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

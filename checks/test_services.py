@@ -11,10 +11,13 @@ from spacelift_dr.results import Evidence, NotApplicable
 @requirement("DR-SVC-01")
 def test_stateless_service_exists_and_is_readable(service_role: str, installation: Installation,
                                                   evidence: Evidence) -> None:
-    if installation.ecs_cluster is None:
+    if installation.discovered_from is None:
         evidence.about(f"config:{service_role}")
         evidence.observed(explicit_settings=sorted(installation.explicit_settings))
         evidence.message = "no ECS discovery configured: the settings are given explicitly in the config"
+        return
+    if installation.on_kubernetes:
+        deployment_exists_and_has_available_replicas(service_role, installation, evidence)
         return
     ecs_name = installation.ecs_service_names[service_role]
     evidence.about(f"{installation.ecs_cluster}/{ecs_name}", installation.primary_region)
@@ -22,12 +25,42 @@ def test_stateless_service_exists_and_is_readable(service_role: str, installatio
     evidence.observed(cluster=installation.ecs_cluster, service=ecs_name,
                       task_definition=service.task_definition_arn if service else None,
                       containers=[c.name for c in service.containers] if service else [],
-                      settings_found=len(service.settings()) if service else 0)
+                      settings_found=len(service.settings()) if service else 0,
+                      setting_sources=installation.setting_sources(service_role))
     assert service is not None, (
         f"ECS service {ecs_name} not found (or inactive) in cluster {installation.ecs_cluster}, "
         f"expected the {service_role} service")
     assert service.containers, f"task definition {service.task_definition_arn} has no container definitions"
     evidence.message = f"{ecs_name} runs {service.task_definition_arn} with {len(service.settings())} settings"
+
+
+def deployment_exists_and_has_available_replicas(role: str, installation: Installation, evidence: Evidence) -> None:
+    """DR-SVC-01 on Kubernetes: the Deployment exists, its pod template is read, a replica is available."""
+    name = installation.deployment_names[role]
+    if name is None:
+        evidence.about(f"{installation.kubernetes_namespace}/{role}", installation.primary_region)
+        raise NotApplicable(f"discover.kubernetes.deployments.{role} is null: no {role} Deployment is expected "
+                            f"(from Spacelift v6.4.0 the Helm chart runs the scheduler inside the drain)")
+    where = f"{installation.kubernetes_namespace}/{name}"
+    evidence.about(where, installation.primary_region)
+    service = installation.services.get(role)
+    workload = service.workload if service else None
+    evidence.observed(cluster=installation.kubernetes_cluster, deployment=where,
+                      containers=[c.name for c in service.containers] if service else [],
+                      replicas=workload.replicas if workload else None,
+                      available_replicas=workload.available_replicas if workload else None,
+                      service_account=workload.service_account if workload else None,
+                      settings_found=len(service.settings()) if service else 0,
+                      setting_sources=installation.setting_sources(role))
+    assert service is not None, (
+        f"Deployment {where} not found in {installation.kubernetes_cluster}, expected the {role} service")
+    assert workload is not None, f"{where} was not read as a Deployment"
+    assert service.containers, f"Deployment {where} has no containers in its pod template"
+    assert (workload.available_replicas or 0) >= 1, (
+        f"Deployment {where} has {workload.available_replicas or 0} available of {workload.replicas} replicas, "
+        f"expected at least one available")
+    evidence.message = (f"{where} has {workload.available_replicas} of {workload.replicas} replicas available, "
+                        f"with {len(service.settings())} settings")
 
 
 @requirement("DR-SVC-02")
@@ -38,7 +71,9 @@ def test_stateless_services_keep_no_data_of_their_own(task_definitions: list[Ser
     problems = [f"{role} mounts {m['kind']} (volume {m['volume']} at {m['mounted_at']})"
                 for role, found in mounts.items() for m in found]
     assert not problems, "; ".join(problems) + ", expected no persistent volume"
-    evidence.message = f"{', '.join(mounts)} mount no EFS, FSx, host-path or shared Docker volume"
+    kinds = ("persistent volume claim, host path, EFS CSI or NFS volume"
+             if any(s.workload for s in task_definitions) else "EFS, FSx, host-path or shared Docker volume")
+    evidence.message = f"{', '.join(mounts)} mount no {kinds}"
 
 
 @requirement("DR-SVC-03")

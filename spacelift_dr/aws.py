@@ -34,6 +34,7 @@ from .errors import ReadOnlyViolation, Unobservable
 READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "sts": frozenset({"GetCallerIdentity"}),
     "ecs": frozenset({"DescribeServices", "DescribeTaskDefinition"}),
+    "eks": frozenset({"DescribeCluster"}),
     "s3": frozenset({
         "HeadBucket", "GetBucketLocation", "GetBucketVersioning", "GetBucketReplication",
         "GetBucketEncryption",
@@ -258,6 +259,20 @@ class AwsAccess:
                     client.meta.events.register(event, handler)
                 self._clients[key] = client
             return self._clients[key]
+
+    def presigning_client(self, service: str, region: str) -> Any:
+        """A client of this run's credentials that only presigns (the EKS token): any call it would
+        send is refused, so presigning provably sends nothing."""
+        kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
+        if self._endpoint_url:
+            kwargs["endpoint_url"] = self._endpoint_url
+        client = self._session.client(service, **kwargs)
+
+        def refuse(model: Any, **_: Any) -> None:
+            raise ReadOnlyViolation(f"{iam_action(service, model.name)} (a presigning client sends nothing)")
+
+        client.meta.events.register("before-call", refuse)
+        return client
 
     def _refuse_writes(self, service: str) -> Callable[..., None]:
         def guard(model: Any, **_: Any) -> None:

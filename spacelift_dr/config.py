@@ -88,9 +88,55 @@ class ServiceNames(_Strict):
     scheduler: StrictStr = "scheduler"
 
 
+_K8S_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+K8sName = Annotated[StrictStr, Field(min_length=1, max_length=253, pattern=_K8S_NAME)]
+
+
+class DeploymentNames(_Strict):
+    """The Deployments of the official Helm chart (``spacelift-self-hosted``), as the EKS module installs it."""
+
+    server: K8sName = "spacelift-server"
+    drain: K8sName = "spacelift-drain"
+    # null: no scheduler Deployment (from Spacelift v6.4.0 the chart leaves it out: the drain schedules)
+    scheduler: K8sName | None = "spacelift-scheduler"
+
+
+class KubernetesDiscover(_Strict):
+    """Where the services run on Kubernetes: the namespace and Deployment names, and, for a cluster not
+    reached through ``eks_cluster``, the kubeconfig file and context (default: the standard kubeconfig)."""
+
+    namespace: K8sName = "spacelift"
+    deployments: DeploymentNames = DeploymentNames()
+    kubeconfig: StrictStr | None = None
+    context: StrictStr | None = None
+
+
 class Discover(_Strict):
     ecs_cluster: StrictStr | None = None
     services: ServiceNames = ServiceNames()
+    # EKS: the cluster's name; eks:DescribeCluster gives endpoint and CA, the token is presigned locally.
+    eks_cluster: Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")] \
+        | None = None
+    kubernetes: KubernetesDiscover | None = None
+
+    @model_validator(mode="after")
+    def _one_platform(self) -> Discover:
+        if self.ecs_cluster is not None and (self.eks_cluster is not None or self.kubernetes is not None):
+            raise ValueError("eks_cluster: expected either ecs_cluster or eks_cluster/kubernetes, not both")
+        if self.eks_cluster is not None and self.kubernetes is not None and (
+                self.kubernetes.kubeconfig is not None or self.kubernetes.context is not None):
+            raise ValueError("kubernetes.kubeconfig: expected either eks_cluster (the suite reaches the cluster "
+                             "with AWS credentials) or kubernetes.kubeconfig/context, not both")
+        return self
+
+    @property
+    def on_kubernetes(self) -> bool:
+        return self.eks_cluster is not None or self.kubernetes is not None
+
+    @property
+    def cluster(self) -> KubernetesDiscover:
+        """The Kubernetes side (defaults when only ``eks_cluster`` is given)."""
+        return self.kubernetes or KubernetesDiscover()
 
 
 class InstallationSection(_Strict):
@@ -108,10 +154,10 @@ class InstallationSection(_Strict):
     def _regions_differ(self) -> InstallationSection:
         if self.primary_region == self.backup_region:
             raise ValueError("backup_region: expected a region other than primary_region")
-        if self.discover.ecs_cluster is None and not self.settings:
+        if self.discover.ecs_cluster is None and not self.discover.on_kubernetes and not self.settings:
             raise ValueError(
-                "discover.ecs_cluster: expected the ECS cluster to discover settings from, "
-                "or explicit installation.settings"
+                "discover.ecs_cluster: expected the ECS cluster (or discover.eks_cluster, or discover.kubernetes) "
+                "to discover settings from, or explicit installation.settings"
             )
         return self
 

@@ -1,4 +1,5 @@
-"""Discovery of an installation from ECS: services → task definitions → settings (names and ARNs only)."""
+"""Discovery of an installation from ECS (services → task definitions → settings, names and ARNs only)
+or from Kubernetes Deployments (see kubernetes_discovery.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from .aws import AwsAccess
 from .config import Config
 from .installation import Container, Installation, Service
+from .kubernetes_api import kubernetes_access
+from .kubernetes_discovery import discover_deployments
 
 
 def _container(definition: dict[str, Any]) -> Container:
@@ -55,6 +58,8 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
             task_definition_arn=arn,
             containers=tuple(_container(c) for c in task.get("containerDefinitions", [])),
             volumes=tuple(task.get("volumes", [])),
+            task_role_arn=task.get("taskRoleArn") or None,
+            execution_role_arn=task.get("executionRoleArn") or None,
         )
     return services
 
@@ -62,8 +67,21 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
 def build_installation(config: Config, aws: AwsAccess) -> Installation:
     """The installation of the config. Raises Unobservable when ECS cannot be read."""
     section = config.installation
+    discover = section.discover
     # Missing services are DR-SVC-01's finding; checks that need their settings then report what is unset.
-    services = discover_services(config, aws)
+    if discover.on_kubernetes:
+        access = kubernetes_access(config, aws)
+        def account() -> str | None:
+            # The run asked already (sessionstart): answered from the run cache.
+            identity = aws.call("sts", section.primary_region, "GetCallerIdentity", resource="caller")
+            return str(identity["Account"]) if identity else None
+
+        services = discover_deployments(config, access, account)
+        cluster = discover.eks_cluster or discover.cluster.context or "the kubeconfig's current context"
+        kubernetes = {"kubernetes_cluster": cluster, "kubernetes_namespace": discover.cluster.namespace,
+                      "deployment_names": discover.cluster.deployments.model_dump()}
+    else:
+        services, kubernetes = discover_services(config, aws), {}
     return Installation(
         name=section.name,
         primary_region=section.primary_region,
@@ -74,4 +92,5 @@ def build_installation(config: Config, aws: AwsAccess) -> Installation:
         explicit_settings=dict(section.settings),
         ecs_cluster=section.discover.ecs_cluster,
         ecs_service_names=section.discover.services.model_dump(),
+        **kubernetes,  # type: ignore[arg-type]
     )

@@ -1,8 +1,10 @@
 """The installation under test: regions, account and the Spacelift settings of its services.
 
 Settings come from the ECS task definitions of ``server``, ``drain`` and ``scheduler`` (plain
-``environment`` values, and ``secrets`` references whose values are never fetched), and explicit
-``installation.settings`` in the config override them.
+``environment`` values, and ``secrets`` references whose values are never fetched), or from their
+Kubernetes Deployments (``env``, and the ConfigMaps and Secrets they load: a Secret's value is kept only
+for setting names that are not secret), and explicit ``installation.settings`` in the config override
+them. Each setting remembers where it came from (``Setting.source``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Setting:
     service: str  # server | drain | scheduler | config
     value: str | None = None
     secret_ref: str | None = None
+    # Where it was read: the task definition, the Deployment, its ConfigMap or Secret, or the config.
+    source: str | None = None
 
     @property
     def is_secret_reference(self) -> bool:
@@ -42,25 +46,61 @@ class Container:
     environment: dict[str, str]
     secrets: dict[str, str]
     mount_points: tuple[dict[str, Any], ...] = ()
+    # Setting name → where it came from, when not the service's own definition (a ConfigMap, a Secret).
+    sources: dict[str, str] = field(default_factory=dict)
+    # Kubernetes: a value kept from a Secret beside its reference (DATABASE_URL's DSN without password).
+    secret_values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A Kubernetes Deployment as observed: its replicas and what else the checks read beside it."""
+
+    namespace: str
+    name: str
+    replicas: int | None
+    available_replicas: int | None
+    service_account: str | None
+    # Where the server is reached: DNS names of its Services' and Ingresses' load balancers.
+    load_balancer_hostnames: tuple[str, ...] = ()
+    # Kubernetes Secret name → what it is synced from (External Secrets / Secrets Store CSI), if said.
+    secret_origins: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"Deployment {self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True)
 class Service:
-    """A stateless service as discovered: its ECS service and task definition."""
+    """A stateless service as discovered: its ECS service and task definition, or its Kubernetes
+    Deployment (then ``ecs_service`` and ``task_definition_arn`` name the Deployment)."""
 
     role: str  # server | drain | scheduler
     ecs_service: str
     task_definition_arn: str
     containers: tuple[Container, ...]
     volumes: tuple[dict[str, Any], ...] = ()
+    # The IAM roles the service runs with: the ECS task and execution roles, or on EKS the IRSA role of
+    # its service account (eks.amazonaws.com/role-arn); None when it has none.
+    task_role_arn: str | None = None
+    execution_role_arn: str | None = None
+    workload: Workload | None = None
+
+    @property
+    def source(self) -> str:
+        """What the settings were read from, as the evidence names it."""
+        return self.workload.label if self.workload else f"task definition {self.task_definition_arn}"
 
     def settings(self) -> dict[str, Setting]:
         found: dict[str, Setting] = {}
         for container in self.containers:
             for name, value in container.environment.items():
-                found.setdefault(name, Setting(name, self.role, value=value))
+                found.setdefault(name, Setting(name, self.role, value=value,
+                                               source=container.sources.get(name, self.source)))
             for name, ref in container.secrets.items():
-                found.setdefault(name, Setting(name, self.role, secret_ref=ref))
+                found.setdefault(name, Setting(name, self.role, value=container.secret_values.get(name),
+                                               secret_ref=ref, source=container.sources.get(name, self.source)))
         return found
 
 
@@ -75,11 +115,40 @@ class Installation:
     explicit_settings: dict[str, str] = field(default_factory=dict)
     ecs_cluster: str | None = None
     ecs_service_names: dict[str, str] = field(default_factory=dict)
+    # Kubernetes discovery: the cluster (EKS name or kubeconfig context) and namespace, and the
+    # Deployment names per role. ``ecs_cluster`` is then None.
+    kubernetes_cluster: str | None = None
+    kubernetes_namespace: str | None = None
+    deployment_names: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def on_kubernetes(self) -> bool:
+        return self.kubernetes_cluster is not None
+
+    @property
+    def discovered_from(self) -> str | None:
+        """Where the services were discovered, or None when every setting is declared in the config."""
+        if self.ecs_cluster is not None:
+            return f"ECS cluster {self.ecs_cluster}"
+        if self.kubernetes_cluster is not None:
+            return f"Kubernetes cluster {self.kubernetes_cluster}, namespace {self.kubernetes_namespace}"
+        return None
+
+    def setting_sources(self, role: str) -> dict[str, list[str]]:
+        """Where the service ``role`` got its settings: source → setting names (names only, never values;
+        keyed by source so that a secret's name is never a key whose value output would mask)."""
+        service = self.services.get(role)
+        found = {name: s.source or "" for name, s in service.settings().items()} if service else {}
+        found.update({name: "declared in the config" for name in self.explicit_settings})
+        grouped: dict[str, list[str]] = {}
+        for name, source in sorted(found.items()):
+            grouped.setdefault(source, []).append(name)
+        return dict(sorted(grouped.items()))
 
     def setting(self, name: str, service: str | None = None) -> Setting | None:
         """The setting as the given service (or, without one, the installation) sees it."""
         if name in self.explicit_settings:
-            return Setting(name, "config", value=self.explicit_settings[name])
+            return Setting(name, "config", value=self.explicit_settings[name], source="declared in the config")
         roles = [service] if service else [r for r in SERVICES if r in self.services]
         for role in roles:
             if role in self.services:
@@ -89,11 +158,12 @@ class Installation:
         return None
 
     def value(self, name: str, service: str | None = None) -> str | None:
-        """A plain setting value; None when unset. A secret reference raises: its value is unknown."""
+        """A plain setting value; None when unset. A secret reference raises: its value is unknown (on
+        Kubernetes, a value kept beside its reference, from a Secret synced from AWS, is known)."""
         found = self.setting(name, service)
         if found is None:
             return None
-        if found.secret_ref is not None:
+        if found.secret_ref is not None and found.value is None:
             raise Unobservable(
                 "spacelift:setting", name,
                 f"{name} is a secret reference ({found.secret_ref}) whose value the suite does not read; "

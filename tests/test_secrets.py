@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from spacelift_dr.demo import DemoServer, seed
@@ -47,3 +47,39 @@ def test_no_secret_appears_in_any_output(admin: str, token: str, custom: str, ds
     for value in (admin, token, custom, dsn_password, api_secret, live_password):
         for name, text in outputs.items():
             assert value not in text, f"a secret leaked into {name}"
+
+
+# No shrinking: one example is a whole run of the suite; a failure names the output it leaked into.
+@settings(max_examples=3, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+          deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@given(admin=secret, token=secret, custom=secret, dsn_password=secret)
+def test_no_kubernetes_secret_value_appears_in_any_output(admin: str, token: str, custom: str, dsn_password: str,
+                                                          moto_server: DemoServer,
+                                                          tmp_path_factory: pytest.TempPathFactory,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """EKS: the module's Secrets hold the admin password, the license, a custom secret setting and the
+    DSN in clear; the suite reads those Secrets, and none of their secret values leaves."""
+    import base64
+    from urllib.parse import quote
+
+    moto_server.reset()
+    demo = seed(moto_server.url, variant="eks", environment={
+        "ADMIN_PASSWORD": admin, "LICENSE_TOKEN": token, "WEBHOOK_SIGNING_SECRET": custom})
+    try:
+        api = demo.kubernetes_api
+        assert api is not None
+        shared = api.objects[("", "secrets", "spacelift", "spacelift-shared")]
+        dsn = base64.b64decode(shared["data"]["DATABASE_URL"]).decode()
+        shared["data"]["DATABASE_URL"] = base64.b64encode(
+            dsn.replace(":demo-db-pa55word-never-shown@", f":{quote(dsn_password, safe='')}@").encode()).decode()
+        capsys.readouterr()
+        outcome = run_checks(demo, tmp_path_factory.mktemp("k8s-secrets"), capsys=capsys)
+    finally:
+        demo.close()
+    assert outcome.result("DR-DB-01")["status"] == "PASS", "the database was found from the DSN's host"
+    outputs = {path.name: path.read_text(encoding="utf-8") for path in Path(outcome.reports).iterdir()
+               if path.is_file()}
+    outputs["terminal"] = outcome.output
+    for value in (admin, token, custom, dsn_password, quote(dsn_password, safe="")):
+        for name, text in outputs.items():
+            assert value not in text, f"a Kubernetes Secret's value leaked into {name}"

@@ -18,6 +18,7 @@ import boto3
 from ..config import Config, parse_config
 from . import broker, continuity, database, kms, services, storage
 from .context import ACCOUNT, PRIMARY, SUFFIX, SeedContext
+from .kubernetes import FakeKubernetesApi
 
 Seeder = Callable[[SeedContext], None]
 
@@ -56,19 +57,35 @@ class Demo:
 
     def config(self, name: str = "demo") -> Config:
         ctx = self.context
+        on_eks = "eks_cluster" in ctx.facts
         return parse_config({
             "installation": {
                 "name": name,
                 "primary_region": ctx.primary,
                 "backup_region": ctx.backup,
                 "account_id": ctx.account,
-                "discover": {"ecs_cluster": ctx.facts["ecs_cluster"]},
+                "discover": {"eks_cluster": ctx.facts["eks_cluster"]} if on_eks
+                else {"ecs_cluster": ctx.facts["ecs_cluster"]},
             },
             # The shipped Terraform code tree and the roles the continuity seeder created.
             "continuity": dict(ctx.facts["continuity"]),
-            # DATABASE_URL is a secret reference whose value the suite does not read: name the cluster.
-            "database": {"cluster_identifier": ctx.facts.get("database", {}).get("cluster_identifier")},
+            # On ECS, DATABASE_URL is a secret reference whose value the suite does not read: name the
+            # cluster. On EKS the suite finds it from the DSN's host in the spacelift-shared Secret.
+            "database": {} if on_eks else
+            {"cluster_identifier": ctx.facts.get("database", {}).get("cluster_identifier")},
         }, "<demo>")
+
+    @property
+    def kubernetes_api(self) -> FakeKubernetesApi | None:
+        """The loopback fake of the cluster's API (the ``eks`` variant)."""
+        found = self.context.facts.get("kubernetes_api")
+        return found if isinstance(found, FakeKubernetesApi) else None
+
+    def close(self) -> None:
+        """Stop what the demo started beside the moto server (the fake Kubernetes API)."""
+        api = self.kubernetes_api
+        if api is not None:
+            api.stop()
 
     def install_fixups(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
         """Give back what was seeded where moto's answers are known to be unfaithful (moto 5.2): each area
@@ -102,8 +119,12 @@ def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "built
                       extra_environment=dict(environment or {}), account=account, suffix=suffix)
     if account != ACCOUNT:
         ctx.credentials = account_credentials(endpoint_url, account)
-    for seeder, _ in AREAS:
-        seeder(ctx)
+    try:
+        for seeder, _ in AREAS:
+            seeder(ctx)
+    except BaseException:
+        Demo(endpoint_url=endpoint_url, context=ctx).close()
+        raise
     return Demo(endpoint_url=endpoint_url, context=ctx)
 
 

@@ -183,4 +183,5 @@ def seed(ctx: SeedContext) -> None:
         _broker_settings(ctx, {"MQTT_BROKER_TYPE": "builtin",
                                "MQTT_BROKER_ENDPOINT": f"tls://{MQTT_HOST}:{MQTT_PORT}"})
     route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
-    ctx.facts["broker"] = {"zone_id": zone_id, "server_load_balancer": server["LoadBalancerArn"]}
+    ctx.facts["broker"] = {"zone_id": zone_id, "server_load_balancer": server["LoadBalancerArn"],
+                           "server_dns": server["DNSName"]}

@@ -1,7 +1,10 @@
-"""The demo's ECS cluster, services and task definitions, carrying the settings the other seeders set."""
+"""The demo's ECS cluster, services and task definitions, carrying the settings the other seeders set; or,
+in the ``eks`` variant, its EKS cluster and the Deployments, Secrets and service accounts the EKS module and
+the Helm chart create there (served by a loopback fake of the Kubernetes API)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -12,6 +15,7 @@ MUTATIONS: dict[str, str] = {
     "efs-volume:server": "the server task definition mounts an EFS file system",
     "no-registry-replication": "the ECR registry has no replication rule to the backup region",
     "unreplicated-secret:shared": "the shared-secrets secret has no replica in the backup region",
+    "server-unavailable": "eks: the server Deployment has no available replica",
 }
 
 COMMANDS = {"server": ["spacelift", "backend", "server"], "drain": ["spacelift", "backend", "drain"],
@@ -40,22 +44,8 @@ def _registry(ctx: SeedContext) -> None:
             "repositoryFilters": [{"filter": "spacelift-", "filterType": "PREFIX_MATCH"}]}]})
 
 
-def seed(ctx: SeedContext) -> None:
-    ecr_backend = f"{ctx.account}.dkr.ecr.{ctx.primary}.amazonaws.com/spacelift-backend-{ctx.suffix}"
-    _registry(ctx)
-    database_host = ctx.facts.get("database", {}).get(
-        "writer_endpoint", f"spacelift-{ctx.suffix}.cluster-demo.{ctx.primary}.rds.amazonaws.com")
-    dsn = f"postgres://spacelift:{DEMO_DB_PASSWORD}@{database_host}:5432/spacelift?statement_cache_capacity=0"
-    db_secret = _secret(ctx, f"spacelift/db-conn-string-{ctx.suffix}", json.dumps({"DATABASE_URL": dsn}))
-    shared_secret = _secret(ctx, f"spacelift/shared-secrets-{ctx.suffix}", '{"LICENSE_TOKEN": "demo-license"}')
-    ctx.facts["secrets"] = {"database": db_secret, "shared": shared_secret}
-    for kind, arn in ctx.facts["secrets"].items():
-        if not ctx.mutated(f"unreplicated-secret:{kind}"):
-            ctx.client("secretsmanager").replicate_secret_to_regions(
-                SecretId=arn, AddReplicaRegions=[{"Region": ctx.backup}])
-    ctx.secrets.setdefault("DATABASE_URL", f"{db_secret}:DATABASE_URL::")
-    ctx.secrets.setdefault("LICENSE_TOKEN", f"{shared_secret}:LICENSE_TOKEN::")
-
+def _common_environment(ctx: SeedContext) -> None:
+    """What the module sets for every service, and the server's own admin and webhook settings."""
     ctx.environment.update({
         "AWS_ACCOUNT_ID": ctx.account,
         "AWS_DEFAULT_REGION": ctx.primary,
@@ -71,6 +61,88 @@ def seed(ctx: SeedContext) -> None:
         "ADMIN_PASSWORD": DEMO_ADMIN_PASSWORD,
         "WEBHOOKS_ENDPOINT": f"https://{ctx.environment['SERVER_DOMAIN']}/webhooks",
     })
+
+
+def _irsa_role(ctx: SeedContext, role: str) -> str:
+    """The IAM role a service account assumes (IRSA), trusting the cluster's OIDC provider."""
+    issuer = f"oidc.eks.{ctx.primary}.amazonaws.com/id/DEMO{ctx.suffix.upper()}"
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": f"arn:aws:iam::{ctx.account}:oidc-provider/{issuer}"},
+        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:spacelift:spacelift-{role}"}}}]}
+    created = ctx.client("iam").create_role(RoleName=f"spacelift-{role}-{ctx.suffix}",
+                                            AssumeRolePolicyDocument=json.dumps(trust))
+    return str(created["Role"]["Arn"])
+
+
+def _eks(ctx: SeedContext, image: str, dsn: str) -> None:
+    """The EKS cluster and, in the fake Kubernetes API, what the module and the Helm chart put there."""
+    from .kubernetes import FakeKubernetesApi, HelmRelease
+
+    name = ctx.facts.setdefault("eks_cluster", f"spacelift-{ctx.suffix}")
+    subnets = [s["SubnetId"] for s in ctx.client("ec2").describe_subnets()["Subnets"]][:2]
+    ctx.client("eks").create_cluster(name=name, version="1.31",
+                                     roleArn=f"arn:aws:iam::{ctx.account}:role/spacelift-eks-{ctx.suffix}",
+                                     resourcesVpcConfig={"subnetIds": subnets})
+    roles = {role: _irsa_role(ctx, role) for role in ("server", "drain", "scheduler")}
+    # The module's Secrets: the settings of every service in spacelift-shared (DATABASE_URL and LICENSE_TOKEN
+    # in clear, as the module writes them), the server's and the drain's own in theirs. Settings the
+    # server and drain share (the broker's) are in spacelift-shared too; the chart gives the scheduler no
+    # Secret of its own, so a setting only it has is inline env of its container.
+    server_env, drain_env = ctx.service_environment["server"], ctx.service_environment["drain"]
+    common = {k: v for k, v in server_env.items() if drain_env.get(k) == v}
+    shared = {**ctx.environment, **common, "DATABASE_URL": dsn, "LICENSE_TOKEN": "demo-license",
+              **ctx.extra_environment}
+    per_service = {role: {k: v for k, v in ctx.service_environment[role].items() if k not in common}
+                   for role in ("server", "drain")}
+    per_service["drain"].update({"LAUNCHER_IMAGE": image.rsplit(":", 1)[0].replace("backend", "launcher"),
+                                 "LAUNCHER_IMAGE_TAG": "v3.0.0"})
+    release = HelmRelease(
+        namespace="spacelift", image=image, shared=shared, per_service=per_service, role_arns=roles,
+        server_domain=ctx.environment["SERVER_DOMAIN"],
+        load_balancer_hostname=ctx.facts.get("broker", {}).get("server_dns", ""),
+        absent=frozenset({"scheduler"} if ctx.mutated("no-scheduler-service") else set()),
+        inline={"scheduler": dict(ctx.service_environment["scheduler"])},
+        available={"server": 0} if ctx.mutated("server-unavailable") else {},
+    )
+    if ctx.mutated("efs-volume:server"):
+        release.volumes["server"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "spacelift-data"}}]
+        release.mounts["server"] = [{"name": "data", "mountPath": "/var/lib/spacelift"}]
+    api = FakeKubernetesApi(cluster=name)
+    api.add_all(release.objects())
+    ctx.facts["kubernetes_api"] = api.start()
+    ca = base64.b64encode(api.ca_pem).decode()
+
+    def point_at_fake(_: dict[str, Any], parsed: dict[str, Any]) -> None:
+        # moto invents an endpoint and CA; the demo's cluster API is the loopback fake.
+        cluster = parsed.get("cluster") or {}
+        cluster["endpoint"] = api.url
+        cluster["certificateAuthority"] = {"data": ca}
+
+    ctx.replay("eks", "DescribeCluster", point_at_fake)
+
+
+def seed(ctx: SeedContext) -> None:
+    ecr_backend = f"{ctx.account}.dkr.ecr.{ctx.primary}.amazonaws.com/spacelift-backend-{ctx.suffix}"
+    _registry(ctx)
+    database_host = ctx.facts.get("database", {}).get(
+        "writer_endpoint", f"spacelift-{ctx.suffix}.cluster-demo.{ctx.primary}.rds.amazonaws.com")
+    dsn = f"postgres://spacelift:{DEMO_DB_PASSWORD}@{database_host}:5432/spacelift?statement_cache_capacity=0"
+    if ctx.variant == "eks":
+        _common_environment(ctx)
+        _eks(ctx, f"{ecr_backend}:v3.0.0", dsn)
+        return
+    db_secret = _secret(ctx, f"spacelift/db-conn-string-{ctx.suffix}", json.dumps({"DATABASE_URL": dsn}))
+    shared_secret = _secret(ctx, f"spacelift/shared-secrets-{ctx.suffix}", '{"LICENSE_TOKEN": "demo-license"}')
+    ctx.facts["secrets"] = {"database": db_secret, "shared": shared_secret}
+    for kind, arn in ctx.facts["secrets"].items():
+        if not ctx.mutated(f"unreplicated-secret:{kind}"):
+            ctx.client("secretsmanager").replicate_secret_to_regions(
+                SecretId=arn, AddReplicaRegions=[{"Region": ctx.backup}])
+    ctx.secrets.setdefault("DATABASE_URL", f"{db_secret}:DATABASE_URL::")
+    ctx.secrets.setdefault("LICENSE_TOKEN", f"{shared_secret}:LICENSE_TOKEN::")
+
+    _common_environment(ctx)
 
     ecs = ctx.client("ecs")
     ecs.create_cluster(clusterName=ctx.facts.setdefault("ecs_cluster", f"spacelift-{ctx.suffix}"))

@@ -481,8 +481,14 @@ class BrokerFacts:
 
     def server_load_balancers(self, installation: Installation, server_host: str | None) -> tuple[list[LoadBalancer],
                                                                                                  str]:
-        """The server's load balancers and how they were found: from the ECS service's target groups,
-        else from the load balancers SERVER_DOMAIN's Route 53 records point at."""
+        """The server's load balancers and how they were found: from the ECS service's target groups (on
+        Kubernetes: the DNS names in the status of the server's Ingresses and LoadBalancer Services), else
+        from the load balancers SERVER_DOMAIN's Route 53 records point at."""
+        server = installation.services.get("server")
+        hostnames = server.workload.load_balancer_hostnames if server and server.workload else ()
+        by_dns = [lb for name in hostnames if (lb := self.load_balancer_by_dns(name)) is not None]
+        if by_dns:
+            return list({lb.arn: lb for lb in by_dns}.values()), "status of the server's Ingress and Services"
         groups = self.ecs_service_target_groups(installation, "server")
         if groups:
             arns = self.target_group_load_balancers(groups)

@@ -347,7 +347,8 @@ def find_database_storage(aws: AwsAccess, config: Config, installation: Installa
                                f"(database.cluster_identifier)")
         return DatabaseStorage.from_cluster(clusters[0], "database.cluster_identifier")
     setting = installation.setting("DATABASE_URL")
-    if setting is None or setting.secret_ref is not None or not setting.value:
+    # On EKS a DATABASE_URL read from a Kubernetes Secret keeps its DSN without password: its host counts.
+    if setting is None or not setting.value:
         how = ("reaches the services as a secret reference, whose value the suite does not read"
                if setting is not None and setting.secret_ref else "is not set as a plain value")
         error = Unobservable("spacelift:setting", "DATABASE_URL", "the database cannot be found")

@@ -249,6 +249,14 @@ class RsaKeys:
 
     def _read_secret(self, reference: SecretReference, purpose: str) -> str:
         where = reference.secret_id
+        if where.startswith("kubernetes:secret/"):
+            # On EKS: a Kubernetes Secret nothing syncs from AWS; the suite never keeps a secret's value there.
+            secret = where.removeprefix("kubernetes:secret/").split("#", 1)[0]
+            raise Unobservable("kubernetes:get secrets", secret,
+                               f"{RSA_SETTING} comes from the Kubernetes Secret {secret}, whose value the suite "
+                               f"never keeps; "
+                               f"sync it from a Secrets Manager secret (External Secrets, Secrets Store CSI) "
+                               f"to have it checked")
         if not reference.is_secrets_manager:
             raise Unobservable("ssm:GetParameter", where,
                                f"{purpose} {where}, which is not a Secrets Manager secret: the suite reads "

@@ -24,12 +24,39 @@ DOCKER_HUB = "docker.io"
 # -- volumes -------------------------------------------------------------------------------------------
 
 
+_EPHEMERAL_KUBERNETES = {"emptyDir", "configMap", "secret", "projected", "downwardAPI", "ephemeral"}
+
+
+def persistent_kubernetes_kind(volume: dict[str, Any]) -> str | None:
+    """What makes a pod volume outlive its pod: a PersistentVolumeClaim, a host path, an EFS (or any other)
+    CSI volume but the Secrets Store one, NFS, EBS. ``emptyDir``, ConfigMaps, Secrets, projected and
+    generic ephemeral volumes die with the pod."""
+    if volume.get("persistentVolumeClaim"):
+        return "PersistentVolumeClaim " + str(volume["persistentVolumeClaim"].get("claimName", "?"))
+    if volume.get("hostPath"):
+        return "host path " + str(volume["hostPath"].get("path", "?"))
+    csi = volume.get("csi")
+    if csi:
+        driver = str(csi.get("driver", "?"))
+        if driver == "secrets-store.csi.k8s.io":
+            return None  # mounts secrets read from AWS: nothing is written there
+        return ("EFS CSI volume" if driver == "efs.csi.aws.com" else f"CSI volume ({driver})")
+    for kind, label in (("nfs", "NFS volume"), ("awsElasticBlockStore", "EBS volume")):
+        if volume.get(kind):
+            return label
+    return None
+
+
 def persistent_kind(volume: dict[str, Any]) -> str | None:
-    """What makes a task-definition volume outlive its task, or None for an ephemeral one.
+    """What makes a task-definition (or pod) volume outlive its task, or None for an ephemeral one.
 
     EFS and FSx file systems and host paths keep data; a Docker volume does when it is ``shared``
-    (``task``-scoped Docker volumes and bind mounts without a source path die with the task).
+    (``task``-scoped Docker volumes and bind mounts without a source path die with the task). Pod
+    volumes: see :func:`persistent_kubernetes_kind`.
     """
+    kubernetes = persistent_kubernetes_kind(volume)
+    if kubernetes is not None:
+        return kubernetes
     if volume.get("efsVolumeConfiguration"):
         return "EFS file system " + str(volume["efsVolumeConfiguration"].get("fileSystemId", "?"))
     if volume.get("fsxWindowsFileServerVolumeConfiguration"):
