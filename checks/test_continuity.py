@@ -93,7 +93,9 @@ def test_state_bucket_needs_mfa_to_delete(state_bucket: StateBucket, evidence: E
 @requirement("DR-CON-05")
 def test_recorded_deployment_role_exists(recorded_role: Role, evidence: Evidence) -> None:
     found = recorded_role.found_arn
-    evidence.observed(get_role=found or "NoSuchEntity")
+    evidence.observed(get_role=found or "NoSuchEntity",
+                      read_through=f"profile {recorded_role.read_through}" if recorded_role.read_through
+                      else "the run's credentials")
     assert found == recorded_role.arn, (
         f"{recorded_role.arn} is in continuity.deployment_roles but "
         + (f"IAM has {found} under that name" if found else "does not exist in IAM"))
@@ -160,7 +162,8 @@ def test_break_glass_role_is_ready(break_glass_role: Role, evidence: Evidence) -
                       assumable_without_mfa=mfa.without_mfa)
     assert not mfa.without_mfa, (f"break-glass role {break_glass_role.name} can be assumed without MFA by "
                                  + "; ".join(f"{p} ({why})" for p, why in mfa.without_mfa.items())
-                                 + ", expected aws:MultiFactorAuthPresent true required")
+                                 + ", expected aws:MultiFactorAuthPresent true (or a NumericLessThan bound on "
+                                   "aws:MultiFactorAuthAge) required")
     assert mfa.with_mfa, (f"break-glass role {break_glass_role.name}'s trust policy lets no IAM principal assume it "
                           f"with MFA, expected users signing in with MFA to be trusted")
     count = len(attached) + len(inline)

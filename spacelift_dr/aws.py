@@ -228,14 +228,37 @@ class AwsAccess:
         self._event_hooks: list[EventHook] = []
         self._service_slots: dict[str, threading.BoundedSemaphore] = {}
         self.calls = CallCounter()
+        self._scope = ""  # another account's access (for_profile) keeps its reads apart in the counts
+        self._profiles: dict[str, AwsAccess] = {}
+
+    def for_profile(self, profile: str) -> AwsAccess:
+        """The same read-only access through another AWS profile (another account's credentials): same
+        allowlist, hooks and endpoint, its own cache, its calls counted with this run's."""
+        with self._clients_lock:
+            if profile not in self._profiles:
+                child = AwsAccess.__new__(AwsAccess)
+                child.__dict__.update(self.__dict__)
+                child._session = aws_session(profile)
+                child._clients = {}
+                child._clients_lock = threading.Lock()
+                child._cache = {}
+                child._cache_lock = threading.Lock()
+                child._profiles = {}
+                child._service_slots = {}
+                child._scope = f"profile {profile}"
+                self._profiles[profile] = child
+            return self._profiles[profile]
 
     def release(self) -> None:
         """Drop the clients and the run cache (after the installation's last check): many installations
         in one process then hold the memory of the few in flight, not of all. The counts stay."""
         with self._clients_lock:
             self._clients.clear()
+            children = list(self._profiles.values())
         with self._cache_lock:
             self._cache.clear()
+        for child in children:
+            child.release()
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -311,7 +334,8 @@ class AwsAccess:
         record = _current_record.get()
         if record is not None:
             record.add(action, resource, region)
-        key = json.dumps([service, region, operation, paginate_key, params], sort_keys=True, default=str)
+        key = json.dumps([service, region, operation, paginate_key, params, *([self._scope] if self._scope else [])],
+                         sort_keys=True, default=str)
         with self._cache_lock:
             future = self._cache.get(key)
             owner = future is None
