@@ -15,7 +15,7 @@ from spacelift_dr.facts.broker import (
     is_iot_default_endpoint,
     is_ip_address,
     is_provider_generated,
-    missing_in,
+    worker_certificate_gaps,
 )
 from spacelift_dr.installation import Installation
 from spacelift_dr.results import Evidence, NotApplicable, utc_now
@@ -92,11 +92,13 @@ def test_custom_iot_domain_exists_in_both_regions(iot_core: BrokerSettings, brok
     serving = {region: [c for c in broker_facts.domain_configurations(region) if c.serves(host)]
                for region in regions}
     evidence.observed(domain=host, configurations={r: [c.summary() for c in found] for r, found in serving.items()})
-    lacking = {region: ", ".join(f"{c.name} is {c.status}" for c in found) or "none"
-               for region, found in serving.items() if not any(c.enabled for c in found)}
-    assert not lacking, "; ".join(f"{region}: no ENABLED domain configuration for {host} ({what})"
-                                  for region, what in lacking.items())
-    evidence.message = f"an ENABLED IoT domain configuration serves {host} in {' and '.join(regions)}"
+    lacking = {region: "; ".join(p for c in found for p in c.problems) or "none"
+               for region, found in serving.items() if not any(c.usable for c in found)}
+    assert not lacking, "; ".join(f"{region}: no usable domain configuration for {host} ({what})"
+                                  for region, what in lacking.items()) + (
+        " (expected one ENABLED, serviceType DATA, every server certificate VALID)")
+    evidence.message = (f"an ENABLED DATA domain configuration with VALID server certificates serves {host} "
+                        f"in {' and '.join(regions)}")
 
 
 @requirement("DR-BRK-06")
@@ -123,15 +125,20 @@ def test_worker_certificates_present_in_backup_region(iot_core: BrokerSettings, 
                                                       installation: Installation, evidence: Evidence) -> None:
     primary, backup = installation.primary_region, installation.backup_region
     evidence.about(f"iot certificates in {primary}", primary)
-    in_primary = broker_facts.iot_certificates(primary)
-    in_backup = broker_facts.iot_certificates(backup)
-    missing = missing_in(in_primary, in_backup)
-    evidence.observed(active_in_primary=len(active_ids(in_primary)), active_in_backup=len(active_ids(in_backup)),
-                      not_active_in_backup=dict(list(missing.items())[:20]), not_active_count=len(missing))
-    assert not missing, (
-        f"{len(missing)} of {len(active_ids(in_primary))} ACTIVE certificates in {primary} are not ACTIVE in "
-        f"{backup}: " + ", ".join(f"{cid[:12]}… ({state})" for cid, state in list(missing.items())[:5]))
-    evidence.message = f"all {len(active_ids(in_primary))} ACTIVE certificates of {primary} are ACTIVE in {backup}"
+    in_primary, in_backup = broker_facts.iot_certificates(primary), broker_facts.iot_certificates(backup)
+    policies = broker_facts.policies_of_active(primary, in_primary)
+    workers = {cid for cid, attached in policies.items() if attached}
+    backup_policies = broker_facts.policies_of_active(backup, in_backup, only=workers)
+    gaps = worker_certificate_gaps(in_primary, policies, in_backup, backup_policies)
+    evidence.observed(active_in_primary=len(active_ids(in_primary)), worker_certificates_in_primary=len(workers),
+                      active_in_backup=len(active_ids(in_backup)), not_ready_in_backup=dict(list(gaps.items())[:20]),
+                      not_ready_count=len(gaps))
+    assert not gaps, (
+        f"{len(gaps)} of {len(workers)} worker certificates (ACTIVE with a policy attached in {primary}) are not "
+        f"ready in {backup}: " + ", ".join(f"{cid[:12]}… ({why})" for cid, why in list(gaps.items())[:5])
+        + " (expected each ACTIVE there with the same policies attached)")
+    evidence.message = (f"all {len(workers)} worker certificates of {primary} are ACTIVE in {backup} with the same "
+                        f"policies attached")
 
 
 @requirement("DR-BRK-08")
@@ -150,7 +157,7 @@ def test_server_certificate_will_not_lapse(server_load_balancers: list[LoadBalan
                                            evidence: Evidence) -> None:
     host, minimum, now = broker_settings.server_host, policy.certificate_min_days_valid, utc_now()
     https = [(lb, listener) for lb in server_load_balancers for listener in broker_facts.listeners(lb)
-             if listener.terminates_tls_for_https]
+             if listener.terminates_tls]
     assert https, (f"no HTTPS listener on {', '.join(lb.name for lb in server_load_balancers)}, "
                    f"expected one with an ACM certificate for {host}")
     assert host, "SERVER_DOMAIN is not set: no name the certificate must cover"

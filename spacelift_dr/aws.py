@@ -52,7 +52,7 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
                         "DescribeTargetGroups"}),
     "acm": frozenset({"DescribeCertificate"}),
     "iot": frozenset({"ListDomainConfigurations", "DescribeDomainConfiguration", "ListCertificates",
-                      "DescribeCertificate"}),
+                      "DescribeCertificate", "ListAttachedPolicies"}),
     "ecr": frozenset({"DescribeRegistry"}),
     "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"}),
 }

@@ -59,7 +59,9 @@ def test_dr_ready_iot_core_passes_and_builtin_names_are_not_applicable(iotcore_r
         "DR-BRK-09:SERVER_DOMAIN": "PASS",
     }
     assert "MQTT_BROKER_TYPE is iotcore" in iotcore_ready.result("DR-BRK-02", "MQTT_BROKER_ENDPOINT")["message"]
-    assert iotcore_ready.result("DR-BRK-07")["evidence"]["active_in_primary"] == 3
+    # Three worker certificates, and one ACTIVE certificate without a policy that need not follow.
+    assert iotcore_ready.result("DR-BRK-07")["evidence"]["worker_certificates_in_primary"] == 3
+    assert iotcore_ready.result("DR-BRK-07")["evidence"]["active_in_primary"] == 4
     # No other area may fail because of the IoT Core variant.
     assert {r["status"] for r in iotcore_ready.results} <= {"PASS", "N/A"}
 
@@ -83,6 +85,7 @@ IOTCORE_BREAKS: dict[str, dict[str, str]] = {
     "secondary-region-unset": {"DR-BRK-06:AWS_SECONDARY_REGION": "FAIL"},
     "secondary-region-is-primary": {"DR-BRK-06:AWS_SECONDARY_REGION": "FAIL"},
     "iot-certificate-missing:backup": {"DR-BRK-07:iot certificates in eu-west-1": "FAIL"},
+    "iot-certificate-policy-missing:backup": {"DR-BRK-07:iot certificates in eu-west-1": "FAIL"},
     "iot-postgres-queue": {"DR-BRK-08:MESSAGE_QUEUE_TYPE": "FAIL"},
 }
 

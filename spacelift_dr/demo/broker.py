@@ -6,6 +6,7 @@ with a custom domain in both regions and worker certificates registered in both 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,8 @@ MUTATIONS: dict[str, str] = {
     "secondary-region-unset": "(iotcore) AWS_SECONDARY_REGION is not set on server and drain",
     "secondary-region-is-primary": "(iotcore) AWS_SECONDARY_REGION is the primary region",
     "iot-certificate-missing:backup": "(iotcore) one worker certificate is not registered in the backup region",
+    "iot-certificate-policy-missing:backup": "(iotcore) one worker certificate has no policy attached in the backup "
+                                             "region",
     "iot-postgres-queue": "(iotcore) MESSAGE_QUEUE_TYPE is postgres",
 }
 
@@ -130,13 +133,28 @@ def _iot_core(ctx: SeedContext) -> str:
             iot.update_domain_configuration(domainConfigurationName=f"spacelift-{ctx.suffix}",
                                             domainConfigurationStatus="DISABLED")
     # Spacelift registers each worker's certificate in AWS_SECONDARY_REGION too, with the same PEM,
-    # which gives it the same certificate id there.
+    # which gives it the same certificate id there, and attaches the worker policy in both regions.
+    policy = f"spacelift-worker-{ctx.suffix}"
+    for region in (ctx.primary, ctx.backup):
+        ctx.client("iot", region).create_policy(policyName=policy, policyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish",
+                                                                                  "iot:Subscribe", "iot:Receive"],
+                                                    "Resource": "*"}]}))
     for index in range(WORKER_CERTIFICATES):
         pem = certificate([f"worker-pool-{index}.{ctx.suffix}"], 365)[0].decode()
-        ctx.client("iot", ctx.primary).register_certificate_without_ca(certificatePem=pem, status="ACTIVE")
+        arn = ctx.client("iot", ctx.primary).register_certificate_without_ca(
+            certificatePem=pem, status="ACTIVE")["certificateArn"]
+        ctx.client("iot", ctx.primary).attach_policy(policyName=policy, target=arn)
         if index == 0 and ctx.mutated("iot-certificate-missing:backup"):
             continue
-        ctx.client("iot", ctx.backup).register_certificate_without_ca(certificatePem=pem, status="ACTIVE")
+        arn = ctx.client("iot", ctx.backup).register_certificate_without_ca(
+            certificatePem=pem, status="ACTIVE")["certificateArn"]
+        if not (index == 1 and ctx.mutated("iot-certificate-policy-missing:backup")):
+            ctx.client("iot", ctx.backup).attach_policy(policyName=policy, target=arn)
+    # A certificate of something else in the account (no policy: no worker connects with it). It need not
+    # follow to the backup region.
+    other = certificate([f"provisioning-claim.{ctx.suffix}"], 365)[0].decode()
+    ctx.client("iot", ctx.primary).register_certificate_without_ca(certificatePem=other, status="ACTIVE")
     return str(ctx.client("iot", ctx.primary).describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
 
 

@@ -264,8 +264,10 @@ class Listener:
                                               if c.get("CertificateArn")))
 
     @property
-    def terminates_tls_for_https(self) -> bool:
-        return self.protocol == "HTTPS"
+    def terminates_tls(self) -> bool:
+        """An HTTPS listener (application load balancer) or a TLS one (network load balancer): both
+        present an ACM certificate to clients."""
+        return self.protocol in {"HTTPS", "TLS"}
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,8 @@ class DomainConfiguration:
     domain_name: str | None
     status: str
     domain_type: str | None
+    service_type: str | None = None
+    server_certificates: tuple[tuple[str, str, str | None], ...] = ()  # (arn, status, status detail)
 
     @classmethod
     def from_api(cls, description: dict[str, Any]) -> DomainConfiguration:
@@ -320,28 +324,58 @@ class DomainConfiguration:
         return cls(name=description.get("domainConfigurationName", ""),
                    domain_name=normalise_dns(domain) if domain else None,
                    status=str(description.get("domainConfigurationStatus", "")),
-                   domain_type=description.get("domainType"))
+                   domain_type=description.get("domainType"),
+                   service_type=description.get("serviceType"),
+                   server_certificates=tuple(
+                       (str(c.get("serverCertificateArn", "")), str(c.get("serverCertificateStatus", "not reported")),
+                        c.get("serverCertificateStatusDetail"))
+                       for c in description.get("serverCertificates") or []))
 
     @property
     def enabled(self) -> bool:
         return self.status == "ENABLED"
+
+    @property
+    def problems(self) -> list[str]:
+        """Why workers could not connect through this configuration: not ENABLED, not the MQTT data
+        service, or a server certificate IoT does not consider VALID (expired, revoked, wrong name)."""
+        found = []
+        if not self.enabled:
+            found.append(f"{self.name} is {self.status or 'of unknown status'}")
+        if self.service_type != "DATA":
+            found.append(f"{self.name} serves {self.service_type or 'an unreported serviceType'}, not DATA")
+        if not self.server_certificates:
+            found.append(f"{self.name} has no server certificate")
+        for arn, status, detail in self.server_certificates:
+            if status != "VALID":
+                found.append(f"{self.name}'s server certificate {arn} is {status}" + (f" ({detail})" if detail else ""))
+        return found
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
 
     def serves(self, host: str) -> bool:
         return self.domain_name is not None and self.domain_name == normalise_dns(host)
 
     def summary(self) -> dict[str, Any]:
         return {"domainConfigurationName": self.name, "domainName": self.domain_name,
-                "domainConfigurationStatus": self.status}
+                "domainConfigurationStatus": self.status, "serviceType": self.service_type,
+                "serverCertificates": [{"serverCertificateArn": a, "serverCertificateStatus": s,
+                                        **({"serverCertificateStatusDetail": d} if d else {})}
+                                       for a, s, d in self.server_certificates]}
 
 
 @dataclass(frozen=True)
 class IotCertificate:
     id: str
     status: str
+    arn: str = ""
 
     @classmethod
     def from_api(cls, certificate: dict[str, Any]) -> IotCertificate:
-        return cls(id=str(certificate["certificateId"]), status=str(certificate.get("status", "")))
+        return cls(id=str(certificate["certificateId"]), status=str(certificate.get("status", "")),
+                   arn=str(certificate.get("certificateArn", "")))
 
     @property
     def active(self) -> bool:
@@ -357,6 +391,27 @@ def missing_in(primary: list[IotCertificate], backup: list[IotCertificate]) -> d
     in_backup = {c.id: c.status for c in backup}
     return {cid: in_backup.get(cid, "absent") for cid in sorted(active_ids(primary))
             if in_backup.get(cid) != "ACTIVE"}
+
+
+def worker_certificate_gaps(primary: list[IotCertificate], primary_policies: dict[str, set[str]],
+                            backup: list[IotCertificate], backup_policies: dict[str, set[str]]) -> dict[str, str]:
+    """Worker certificates (ACTIVE in the primary region with an IoT policy attached there) that workers
+    could not connect with in the backup region → why: absent or not ACTIVE there, or without the same
+    policies attached (an attached policy is what lets the certificate connect and publish)."""
+    in_backup = {c.id: c.status for c in backup}
+    gaps = {}
+    for certificate in sorted(primary, key=lambda c: c.id):
+        wanted = primary_policies.get(certificate.id, set())
+        if not certificate.active or not wanted:
+            continue
+        status = in_backup.get(certificate.id, "absent")
+        if status != "ACTIVE":
+            gaps[certificate.id] = status
+            continue
+        lacking = sorted(wanted - backup_policies.get(certificate.id, set()))
+        if lacking:
+            gaps[certificate.id] = f"ACTIVE without polic{'y' if len(lacking) == 1 else 'ies'} {', '.join(lacking)}"
+    return gaps
 
 
 # -- reads ---------------------------------------------------------------------------------------------
@@ -530,3 +585,19 @@ class BrokerFacts:
                                    resource=f"iot certificates in {region}")
         assert found is not None
         return [IotCertificate.from_api(c) for c in found]
+
+    def attached_policies(self, region: str, certificate: IotCertificate) -> set[str]:
+        """The IoT policies attached to the certificate (``ListAttachedPolicies`` with it as target)."""
+        if not certificate.arn:
+            raise Unobservable("iot:ListCertificates", f"iot certificates in {region}",
+                               f"certificate {certificate.id} is listed without its certificateArn")
+        found = self._aws.paginate("iot", region, "ListAttachedPolicies", "policies", resource=certificate.arn,
+                                   target=certificate.arn)
+        assert found is not None
+        return {str(p.get("policyName", "")) for p in found}
+
+    def policies_of_active(self, region: str, certificates: list[IotCertificate],
+                           only: set[str] | None = None) -> dict[str, set[str]]:
+        """The attached policies of each ACTIVE certificate (of those in ``only``, when given)."""
+        return {c.id: self.attached_policies(region, c) for c in certificates
+                if c.active and (only is None or c.id in only)}
