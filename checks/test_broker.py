@@ -153,26 +153,34 @@ def test_iot_core_is_paired_with_sqs(iot_core: BrokerSettings, evidence: Evidenc
 
 @requirement("DR-BRK-09")
 def test_server_certificate_will_not_lapse(server_load_balancers: list[LoadBalancer], broker_facts: BrokerFacts,
-                                           broker_settings: BrokerSettings, policy: Policy,
-                                           evidence: Evidence) -> None:
+                                           broker_settings: BrokerSettings, installation: Installation,
+                                           policy: Policy, evidence: Evidence) -> None:
     host, minimum, now = broker_settings.server_host, policy.certificate_min_days_valid, utc_now()
-    https = [(lb, listener) for lb in server_load_balancers for listener in broker_facts.listeners(lb)
-             if listener.terminates_tls]
-    assert https, (f"no HTTPS listener on {', '.join(lb.name for lb in server_load_balancers)}, "
-                   f"expected one with an ACM certificate for {host}")
+    backup = installation.backup_region
+    tls = [(lb, listener) for lb in server_load_balancers for listener in broker_facts.listeners(lb)
+           if listener.terminates_tls]
+    assert tls, (f"no HTTPS or TLS listener on {', '.join(lb.name for lb in server_load_balancers)}, "
+                 f"expected one with an ACM certificate for {host}")
     assert host, "SERVER_DOMAIN is not set: no name the certificate must cover"
-    certificates = [broker_facts.acm_certificate(arn) for lb, listener in https
+    certificates = [broker_facts.acm_certificate(arn) for lb, listener in tls
                     for arn in broker_facts.listener_certificates(lb, listener)]
     found = [c for c in certificates if c is not None]
-    evidence.observed(server_domain=host, https_listeners=[listener.arn for _, listener in https],
+    waiting = broker_facts.certificates_covering(host, backup)
+    evidence.observed(server_domain=host, tls_listeners=[listener.arn for _, listener in tls],
                       certificates=[c.summary(now) for c in found],
-                      missing_certificates=len(certificates) - len(found))
+                      missing_certificates=len(certificates) - len(found),
+                      issued_in_backup_region=[c.summary(now) for c in waiting])
     covering = [c for c in found if c.covers(host)]
-    assert covering, (f"no certificate on the HTTPS listener covers {host} "
+    assert covering, (f"no certificate on the HTTPS or TLS listener covers {host} "
                       f"(names: {', '.join(n for c in found for n in c.names) or 'none'})")
     lasting = [c for c in covering if c.status == "ISSUED" and (c.days_valid(now) or -1) >= minimum]
     best = max(covering, key=lambda c: c.days_valid(now) or -1)
     assert lasting, (f"the certificate for {host} is {best.status} and valid for "
                      f"{best.days_valid(now) or 0:.0f} more days, expected ISSUED and at least {minimum}")
-    evidence.message = (f"{lasting[0].arn} covers {host} and is valid for "
-                        f"{lasting[0].days_valid(now) or 0:.0f} more days")
+    ready = [c for c in waiting if (c.days_valid(now) or -1) >= minimum]
+    assert ready, (f"no ISSUED ACM certificate covering {host} in {backup} is valid for {minimum} more days "
+                   f"({len(waiting)} ISSUED cover it: "
+                   f"{', '.join(f'{c.arn} {c.days_valid(now) or 0:.0f} days' for c in waiting) or 'none'}), "
+                   f"expected one waiting for a replacement load balancer there (ACM certificates are regional)")
+    evidence.message = (f"{lasting[0].arn} covers {host} and is valid for {lasting[0].days_valid(now) or 0:.0f} "
+                        f"more days; {ready[0].arn} waits in {backup}")

@@ -50,7 +50,7 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "route53": frozenset({"ListHostedZones", "ListResourceRecordSets"}),
     "elbv2": frozenset({"DescribeLoadBalancers", "DescribeListeners", "DescribeListenerCertificates",
                         "DescribeTargetGroups"}),
-    "acm": frozenset({"DescribeCertificate"}),
+    "acm": frozenset({"DescribeCertificate", "ListCertificates"}),
     "iot": frozenset({"ListDomainConfigurations", "DescribeDomainConfiguration", "ListCertificates",
                       "DescribeCertificate", "ListAttachedPolicies"}),
     "ecr": frozenset({"DescribeRegistry"}),

@@ -31,6 +31,7 @@ MUTATIONS: dict[str, str] = {
     "server-record-dangling": "the server's Route 53 alias points at a load balancer that no longer exists",
     "mqtt-record-high-ttl": "the built-in broker's CNAME record has a TTL of 3600 seconds",
     "server-certificate-expiring": "the server's ACM certificate expires in 10 days",
+    "no-backup-server-certificate": "no ACM certificate for SERVER_DOMAIN waits in the backup region",
     "broker-type-unset:drain": "the drain service has no MQTT_BROKER_TYPE",
     "iot-default-endpoint": "(iotcore) MQTT_BROKER_ENDPOINT is the account's default IoT data endpoint",
     "iot-domain-missing:backup": "(iotcore) the backup region has no IoT domain configuration for the domain",
@@ -106,6 +107,9 @@ def _server(ctx: SeedContext, vpc: str, subnets: list[str]) -> dict[str, Any]:
     ctx.facts.setdefault("load_balancers", {}).setdefault("server", []).append(
         {"targetGroupArn": group, "containerName": "server", "containerPort": SERVER_PORT})
     ctx.facts["server_certificate"] = certificate_arn
+    # ACM is regional: the replacement load balancer in the backup region needs a certificate of its own.
+    if not ctx.mutated("no-backup-server-certificate"):
+        ctx.facts["backup_server_certificate"] = _import_certificate(ctx, ctx.backup, [SERVER_DOMAIN], 397)
     return lb
 
 

@@ -23,6 +23,7 @@ from .s3 import arn_region
 BROKER_TYPES = ("builtin", "iotcore")
 ALIAS_TTL_SECONDS = 60  # Route 53 alias records have no TTL of their own; resolvers see the target's 60 s
 ROUTE53_REGION = "us-east-1"  # Route 53 is a global service signed in us-east-1
+ACM_KEY_TYPES = ("RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1")
 
 # Names AWS generates for its resources: they belong to one region and cannot be repointed.
 _PROVIDER_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
@@ -560,6 +561,27 @@ class BrokerFacts:
         response = self._aws.call("acm", arn_region(arn) or self.primary, "DescribeCertificate", resource=arn,
                                   absent=("ResourceNotFoundException",), CertificateArn=arn)
         return None if response is None else AcmCertificate.from_api(response["Certificate"])
+
+    def issued_certificates(self, region: str) -> list[dict[str, Any]]:
+        """``ListCertificates`` of ISSUED certificates of every key type (ACM lists only RSA_2048 ones
+        unless asked for the others)."""
+        found = self._aws.paginate("acm", region, "ListCertificates", "CertificateSummaryList",
+                                   resource=f"acm certificates in {region}", CertificateStatuses=["ISSUED"],
+                                   Includes={"keyTypes": list(ACM_KEY_TYPES)})
+        assert found is not None
+        return list(found)
+
+    def certificates_covering(self, host: str, region: str) -> list[AcmCertificate]:
+        """The ISSUED certificates in ``region`` that cover ``host``, described (names and NotAfter from
+        ``DescribeCertificate``: a summary lists at most a hundred names)."""
+        arns = [str(summary["CertificateArn"]) for summary in self.issued_certificates(region)
+                if summary.get("CertificateArn") and (
+                    summary.get("HasAdditionalSubjectAlternativeNames") is True
+                    or any(name_covers(str(n), host) for n in [summary.get("DomainName", ""),
+                                                               *(summary.get("SubjectAlternativeNameSummaries")
+                                                                 or [])]))]
+        described = [self.acm_certificate(arn) for arn in arns]
+        return [c for c in described if c is not None and c.covers(host)]
 
     # IoT Core ----------------------------------------------------------------------------------------
 
