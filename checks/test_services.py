@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fixtures.requirements import requirement
-from spacelift_dr.facts.services import Image, ServiceFacts, persistent_mounts
+from spacelift_dr.facts.services import Image, ParameterReference, ServiceFacts, persistent_mounts
 from spacelift_dr.installation import Installation, Service
 from spacelift_dr.results import Evidence, NotApplicable
 
@@ -72,6 +72,15 @@ def test_images_can_be_pulled_in_backup_region(task_definitions: list[Service], 
 def test_referenced_secret_is_replicated_to_backup_region(referenced_secret: str, service_facts: ServiceFacts,
                                                           installation: Installation, evidence: Evidence) -> None:
     backup = installation.backup_region
+    parameter = ParameterReference.parse(referenced_secret, installation.primary_region, "")
+    if parameter is not None:
+        # Parameters never replicate: the replacement task needs one of the same name (its value unread).
+        found = service_facts.parameters_named(backup, parameter.names)
+        evidence.observed(parameter=parameter.name, parameter_region=parameter.region, in_backup_region=found)
+        assert found, (f"SSM parameter {parameter.name} ({parameter.region}) has no parameter of the same name in "
+                       f"{backup} (parameters never replicate), expected one created there")
+        evidence.message = f"SSM parameter {found[0]} exists in {backup} too"
+        return
     secret = service_facts.secret(referenced_secret)
     assert secret is not None, f"secret {referenced_secret} does not exist, expected it with a replica in {backup}"
     evidence.observed(secret=secret.summary())

@@ -46,6 +46,7 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "backup": frozenset({"ListBackupPlans", "GetBackupPlan", "ListBackupSelections", "GetBackupSelection",
                          "DescribeRegionSettings"}),
     "secretsmanager": frozenset({"DescribeSecret"}),
+    "ssm": frozenset({"DescribeParameters"}),
     "sqs": frozenset({"GetQueueAttributes"}),
     "route53": frozenset({"ListHostedZones", "ListResourceRecordSets"}),
     "elbv2": frozenset({"DescribeLoadBalancers", "DescribeListeners", "DescribeListenerCertificates",

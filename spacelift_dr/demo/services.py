@@ -12,6 +12,7 @@ MUTATIONS: dict[str, str] = {
     "efs-volume:server": "the server task definition mounts an EFS file system",
     "no-registry-replication": "the ECR registry has no replication rule to the backup region",
     "unreplicated-secret:shared": "the shared-secrets secret has no replica in the backup region",
+    "ssm-parameter-missing:backup": "the read-only connection string's SSM parameter is not in the backup region",
 }
 
 COMMANDS = {"server": ["spacelift", "backend", "server"], "drain": ["spacelift", "backend", "drain"],
@@ -53,6 +54,14 @@ def seed(ctx: SeedContext) -> None:
         if not ctx.mutated(f"unreplicated-secret:{kind}"):
             ctx.client("secretsmanager").replicate_secret_to_regions(
                 SecretId=arn, AddReplicaRegions=[{"Region": ctx.backup}])
+    # The legacy installer kept the read-only connection string in Parameter Store; parameters never
+    # replicate, so a DR-ready set-up creates the same parameter in the backup region.
+    parameter = f"/spacelift/{ctx.suffix}/database-read-only-url"
+    for region in (ctx.primary, ctx.backup):
+        if region == ctx.backup and ctx.mutated("ssm-parameter-missing:backup"):
+            continue
+        ctx.client("ssm", region).put_parameter(Name=parameter, Type="SecureString", Value=dsn)
+    ctx.secrets.setdefault("DATABASE_READ_ONLY_URL", f"arn:aws:ssm:{ctx.primary}:{ctx.account}:parameter{parameter}")
     ctx.secrets.setdefault("DATABASE_URL", f"{db_secret}:DATABASE_URL::")
     ctx.secrets.setdefault("LICENSE_TOKEN", f"{shared_secret}:LICENSE_TOKEN::")
 

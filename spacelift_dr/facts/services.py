@@ -211,6 +211,38 @@ class SecretReplication:
                                       for r in self.replicas]}
 
 
+@dataclass(frozen=True)
+class ParameterReference:
+    """An SSM Parameter Store reference of a task definition (``valueFrom``): a parameter ARN, or a bare
+    name for a parameter in the task's own region. Parameters never replicate: a replacement task in the
+    backup region needs a parameter of the same name there."""
+
+    arn: str
+    region: str
+    name: str  # as written: "/spacelift/db-url" or "db-url"
+
+    @classmethod
+    def parse(cls, value_from: str, home_region: str, account: str,
+              partition: str = "aws") -> ParameterReference | None:
+        parts = value_from.split(":", 5)
+        if value_from.startswith("arn:"):
+            if len(parts) < 6 or parts[2] != "ssm" or not parts[5].startswith("parameter"):
+                return None
+            resource = parts[5].removeprefix("parameter")
+            name = resource if resource.count("/") > 1 else resource.removeprefix("/")
+            return cls(value_from, parts[3] or home_region, name)
+        if ":" in value_from or not value_from:
+            return None
+        path = value_from if value_from.startswith("/") else f"/{value_from}"
+        return cls(f"arn:{partition}:ssm:{home_region}:{account}:parameter{path}", home_region, value_from)
+
+    @property
+    def names(self) -> list[str]:
+        """The names the ARN may stand for: ``parameter/x`` is the ARN of both ``x`` and ``/x``."""
+        bare = self.name.lstrip("/")
+        return [self.name] if "/" in bare else list(dict.fromkeys([self.name, bare, f"/{bare}"]))
+
+
 # -- reads ---------------------------------------------------------------------------------------------
 
 
@@ -240,3 +272,12 @@ class ServiceFacts:
         response = self._aws.call("secretsmanager", arn_region(arn) or "us-east-1", "DescribeSecret",
                                   resource=arn, absent=("ResourceNotFoundException",), SecretId=arn)
         return None if response is None else SecretReplication.from_api(response)
+
+    def parameters_named(self, region: str, names: list[str]) -> list[str]:
+        """The names of the SSM parameters in ``region`` among ``names`` (``DescribeParameters``: metadata
+        only, never a value)."""
+        found = self._aws.paginate("ssm", region, "DescribeParameters", "Parameters",
+                                   resource=f"ssm parameter {names[0]} in {region}",
+                                   ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": names}])
+        assert found is not None
+        return sorted(str(p.get("Name", "")) for p in found if p.get("Name") in names)
