@@ -52,20 +52,27 @@ def test_images_can_be_pulled_in_backup_region(task_definitions: list[Service], 
         raise NotApplicable(f"no image of {', '.join(s.role for s in task_definitions)} is in a private ECR "
                             f"registry ({', '.join(sorted({i.registry for i in images.values()}))} are not "
                             f"region-bound)")
-    unreachable, covered = [], {}
+    problems, digests, rules = [], {}, {}
     for image in in_ecr:
         if image.ecr_region == backup:
             continue  # already pulled from the backup region's registry
-        rules = service_facts.registry_replication(image).rules_replicating(image.repository, backup)
-        covered[image.reference] = [r.summary() for r in rules]
-        if not rules:
-            unreachable.append(image)
-    evidence.observed(replication_rules_to_backup_region=covered)
-    assert not unreachable, (
-        "; ".join(f"{i.repository} in {i.ecr_region} has no registry replication rule to {backup}"
-                  for i in unreachable) + f" (expected a rule whose destination is {backup} and whose "
-                                          f"repository filters match)")
-    evidence.message = f"every ECR image of {', '.join(s.role for s in task_definitions)} is replicated to {backup}"
+        source = service_facts.image_digest(image, str(image.ecr_region))
+        copy = service_facts.image_digest(image, backup)
+        digests[image.reference] = {str(image.ecr_region): source, backup: copy}
+        rules[image.reference] = service_facts.replication_rules_shown(image, backup)
+        where = f"{image.repository}:{image.version}"
+        if source is None:
+            problems.append(f"{where} is not in its own repository in {image.ecr_region}")
+        elif copy is None:
+            problems.append(f"{where} is not in the repository {image.repository} of {backup}")
+        elif copy != source:
+            problems.append(f"{where} is {copy} in {backup} but {source} in {image.ecr_region}")
+    evidence.observed(digests=digests, replication_rules_to_backup_region=rules)
+    assert not problems, "; ".join(problems) + (
+        f" (expected the same image digest in {backup}; a replication rule copies only pushes made after it "
+        f"exists)")
+    evidence.message = (f"every ECR image of {', '.join(s.role for s in task_definitions)} is in {backup} with the "
+                        f"same digest")
 
 
 @requirement("DR-SVC-04")

@@ -54,7 +54,7 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "acm": frozenset({"DescribeCertificate", "ListCertificates"}),
     "iot": frozenset({"ListDomainConfigurations", "DescribeDomainConfiguration", "ListCertificates",
                       "DescribeCertificate", "ListAttachedPolicies"}),
-    "ecr": frozenset({"DescribeRegistry"}),
+    "ecr": frozenset({"DescribeRegistry", "DescribeImages"}),
     "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"}),
 }
 

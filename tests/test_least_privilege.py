@@ -68,6 +68,8 @@ VERDICT_STANDS = {
     "DR-DB-04": {"backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections",
                  "backup:GetBackupSelection", "backup:DescribeRegionSettings", "rds:DescribeDBClusterSnapshots",
                  "rds:DescribeDBInstanceAutomatedBackups", "rds:DescribeDBSnapshots"},
+    # DR-SVC-03 rests on the images found in the backup region; the registry's rules are evidence only.
+    "DR-SVC-03": {"ecr:DescribeRegistry"},
     **{req: {"kms:GetKeyRotationStatus"} for req in ("DR-KMS-02", "DR-KMS-03", "DR-KMS-04", "DR-KMS-05",
                                                       "DR-KMS-06")},
 }

@@ -10,11 +10,16 @@ from .context import SeedContext
 MUTATIONS: dict[str, str] = {
     "no-scheduler-service": "the scheduler ECS service does not exist",
     "efs-volume:server": "the server task definition mounts an EFS file system",
-    "no-registry-replication": "the ECR registry has no replication rule to the backup region",
+    "no-registry-replication": "the ECR registry has no replication rule to the backup region, and the backup "
+                               "region has no copy of the image",
+    "image-pushed-before-replication": "the replication rule exists but the running image was pushed before it: "
+                                       "the backup region's repository does not have it",
+    "image-tag-stale:backup": "the backup region's image tag points at another image digest",
     "unreplicated-secret:shared": "the shared-secrets secret has no replica in the backup region",
     "ssm-parameter-missing:backup": "the read-only connection string's SSM parameter is not in the backup region",
 }
 
+IMAGE_TAG = "v3.0.0"
 COMMANDS = {"server": ["spacelift", "backend", "server"], "drain": ["spacelift", "backend", "drain"],
             "scheduler": ["spacelift", "scheduler"]}
 RESOURCES = {"server": ("1024", "2048"), "drain": ("2048", "4096"), "scheduler": ("256", "512")}
@@ -30,15 +35,35 @@ def _secret(ctx: SeedContext, name: str, value: str) -> str:
     return str(secrets.create_secret(Name=name, SecretString=value)["ARN"])
 
 
+def _manifest(layer: str) -> str:
+    """An image manifest (ECR derives the image digest from it: another layer, another digest)."""
+    return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                       "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                                  "digest": "sha256:" + "c" * 64},
+                       "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
+                                   "digest": "sha256:" + layer * 64}]})
+
+
 def _registry(ctx: SeedContext) -> None:
-    """The backend and launcher repositories, replicated to the backup region when DR-ready."""
+    """The backend and launcher repositories with the running image, and their copies in the backup region:
+    the registry replicates later pushes, and the image running now was pushed (or copied) there too."""
     ecr = ctx.client("ecr")
     for kind in ("backend", "launcher"):
         ecr.create_repository(repositoryName=f"spacelift-{kind}-{ctx.suffix}")
-    if not ctx.mutated("no-registry-replication"):
-        ecr.put_replication_configuration(replicationConfiguration={"rules": [{
-            "destinations": [{"region": ctx.backup, "registryId": ctx.account}],
-            "repositoryFilters": [{"filter": "spacelift-", "filterType": "PREFIX_MATCH"}]}]})
+    repository = f"spacelift-backend-{ctx.suffix}"
+    ecr.put_image(repositoryName=repository, imageManifest=_manifest("a"), imageTag=IMAGE_TAG)
+    if ctx.mutated("no-registry-replication"):
+        return
+    ecr.put_replication_configuration(replicationConfiguration={"rules": [{
+        "destinations": [{"region": ctx.backup, "registryId": ctx.account}],
+        "repositoryFilters": [{"filter": "spacelift-", "filterType": "PREFIX_MATCH"}]}]})
+    if ctx.mutated("image-pushed-before-replication"):
+        return  # the rule exists, but the running image was pushed before it: nothing copied it
+    backup = ctx.client("ecr", ctx.backup)
+    backup.create_repository(repositoryName=repository)
+    # A mutable tag re-pushed in the backup region after a rebuild: same tag, another image.
+    layer = "b" if ctx.mutated("image-tag-stale:backup") else "a"
+    backup.put_image(repositoryName=repository, imageManifest=_manifest(layer), imageTag=IMAGE_TAG)
 
 
 def seed(ctx: SeedContext) -> None:
@@ -88,7 +113,7 @@ def seed(ctx: SeedContext) -> None:
         environment = {**ctx.environment, **ctx.service_environment[role], **ctx.extra_environment}
         container: dict[str, Any] = {
             "name": role,
-            "image": f"{ecr_backend}:v3.0.0",
+            "image": f"{ecr_backend}:{IMAGE_TAG}",
             "command": COMMANDS[role],
             "essential": True,
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
