@@ -56,6 +56,7 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
                       "DescribeCertificate", "ListAttachedPolicies"}),
     "ecr": frozenset({"DescribeRegistry", "DescribeImages"}),
     "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"}),
+    "dynamodb": frozenset({"DescribeTable"}),
 }
 
 # Reading a secret's value is never on the list: only a config with encryption.allow_reading_rsa_secret

@@ -67,6 +67,8 @@ def test_dr_ready_installation_passes_every_continuity_requirement(dr_ready: Out
         f"DR-CON-06:{PLATFORM_ROLE}": "PASS",
         f"DR-CON-07:{BREAK_GLASS}": "PASS",
         "DR-CON-08:hosts": "N/A",
+        "DR-CON-09:terraform/network": "PASS",
+        "DR-CON-09:terraform/platform": "PASS",
     }
     mfa = dr_ready.result("DR-CON-04", STATE_BUCKET)
     assert mfa["evidence"]["versioning"] == {"Status": "Enabled", "MFADelete": "Enabled"}
