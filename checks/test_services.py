@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fixtures.requirements import requirement
+from spacelift_dr.facts.permissions import ALLOWED, ServicePermissions
 from spacelift_dr.facts.services import Image, ParameterReference, ServiceFacts, persistent_mounts
 from spacelift_dr.installation import Installation, Service
 from spacelift_dr.results import Evidence, NotApplicable
@@ -100,3 +101,21 @@ def test_referenced_secret_is_replicated_to_backup_region(referenced_secret: str
     assert replica.in_sync, (f"{secret.name}'s replica in {backup} is {replica.status} "
                              f"({replica.message or 'no message'}), expected InSync")
     evidence.message = f"{secret.name} has an InSync replica in {backup}"
+
+
+@requirement("DR-SVC-05")
+def test_roles_work_against_backup_region_resources(service_permissions: ServicePermissions,
+                                                    installation: Installation, evidence: Evidence) -> None:
+    backup = installation.backup_region
+    comparisons = service_permissions.comparisons()
+    gaps = [c for c in comparisons if c.gap]
+    allowed = [c for c in comparisons if c.primary == ALLOWED]
+    evidence.observed(compared=len(comparisons), allowed_in_primary=len(allowed),
+                      denied_in_backup_region=[g.summary() for g in gaps[:20]])
+    assert not gaps, (
+        "; ".join(f"{g.role.rsplit('/', 1)[-1]} may {g.action} on the {g.probe.what} in the primary region but "
+                  f"not on {g.probe.backup_arn} ({g.backup})" for g in gaps[:5])
+        + (f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else "")
+        + f", expected the same permissions on the {backup} resources (iam:SimulatePrincipalPolicy)")
+    evidence.message = (f"{', '.join(r.rsplit('/', 1)[-1] for r in service_permissions.roles)}: the {len(allowed)} "
+                        f"actions allowed on primary resources are allowed on their {backup} counterparts too")

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config as BotoConfig
@@ -29,8 +30,8 @@ from botocore.config import Config as BotoConfig
 from .errors import ReadOnlyViolation, Unobservable
 
 # The read operations the checks make, per service (botocore service name → operation names).
-# Anything else is refused before it is sent. Every name starts with Get, Describe, List or Head;
-# a test holds the list to that.
+# Anything else is refused before it is sent. Every name starts with Get, Describe, List or Head (and
+# iam:SimulatePrincipalPolicy, which only evaluates policies); a test holds the list to that.
 READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "sts": frozenset({"GetCallerIdentity"}),
     "ecs": frozenset({"DescribeServices", "DescribeTaskDefinition"}),
@@ -55,7 +56,8 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "iot": frozenset({"ListDomainConfigurations", "DescribeDomainConfiguration", "ListCertificates",
                       "DescribeCertificate", "ListAttachedPolicies"}),
     "ecr": frozenset({"DescribeRegistry", "DescribeImages"}),
-    "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"}),
+    # SimulatePrincipalPolicy evaluates a role's policies for given actions and resources; it changes nothing.
+    "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "SimulatePrincipalPolicy"}),
     "dynamodb": frozenset({"DescribeTable"}),
 }
 
@@ -410,6 +412,11 @@ class AwsAccess:
             raise Unobservable(action, resource, f"endpoint unreachable ({type(error).__name__})") from None
         except botocore.exceptions.BotoCoreError as error:
             raise Unobservable(action, resource, f"{type(error).__name__}: {error}") from None
+        except botocore.parsers.ResponseParserError:
+            # An answer that is not the API's (an endpoint without the operation, a proxy's error page).
+            self.calls.count(action, key, 0)
+            raise Unobservable(action, resource, "the endpoint's answer is not a response of this API "
+                                                 "(it could not be parsed)") from None
 
 
 def _message(error: botocore.exceptions.ClientError) -> str:

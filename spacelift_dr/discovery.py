@@ -55,6 +55,8 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
             task_definition_arn=arn,
             containers=tuple(_container(c) for c in task.get("containerDefinitions", [])),
             volumes=tuple(task.get("volumes", [])),
+            task_role_arn=task.get("taskRoleArn") or None,
+            execution_role_arn=task.get("executionRoleArn") or None,
         )
     return services
 

@@ -53,6 +53,9 @@ class Service:
     task_definition_arn: str
     containers: tuple[Container, ...]
     volumes: tuple[dict[str, Any], ...] = ()
+    # The IAM roles the tasks run with (ECS: taskRoleArn, executionRoleArn; EKS: the IRSA annotation).
+    task_role_arn: str | None = None
+    execution_role_arn: str | None = None
 
     def settings(self) -> dict[str, Setting]:
         found: dict[str, Setting] = {}

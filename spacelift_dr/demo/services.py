@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from .context import SeedContext
+from .roles import seed_roles
 
 MUTATIONS: dict[str, str] = {
     "no-scheduler-service": "the scheduler ECS service does not exist",
@@ -16,6 +17,10 @@ MUTATIONS: dict[str, str] = {
                                        "the backup region's repository does not have it",
     "image-tag-stale:backup": "the backup region's image tag points at another image digest",
     "unreplicated-secret:shared": "the shared-secrets secret has no replica in the backup region",
+    "task-role-primary-only:drain": "the drain task role's KMS, S3 (and IoT) grants name the primary region's ARNs "
+                                    "only (the official IAM module's shape)",
+    "execution-role-primary-only": "the execution role may read the secrets and parameters in the primary region "
+                                   "only",
     "ssm-parameter-missing:backup": "the read-only connection string's SSM parameter is not in the backup region",
 }
 
@@ -106,6 +111,7 @@ def seed(ctx: SeedContext) -> None:
         "WEBHOOKS_ENDPOINT": f"https://{ctx.environment['SERVER_DOMAIN']}/webhooks",
     })
 
+    roles = seed_roles(ctx, sorted(ctx.secrets.values()))
     ecs = ctx.client("ecs")
     ecs.create_cluster(clusterName=ctx.facts.setdefault("ecs_cluster", f"spacelift-{ctx.suffix}"))
     task_definitions: dict[str, str] = {}
@@ -126,6 +132,7 @@ def seed(ctx: SeedContext) -> None:
         cpu, memory = RESOURCES[role]
         registered = ecs.register_task_definition(
             family=f"{role}-{ctx.suffix}", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+            taskRoleArn=roles[role][0], executionRoleArn=roles[role][1],
             cpu=cpu, memory=memory, containerDefinitions=[container], volumes=volumes)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         task_definitions[role] = arn
