@@ -47,27 +47,31 @@ def test_name_is_one_the_organisation_controls(broker_name: NamedHost, evidence:
 
 
 @requirement("DR-BRK-03")
-def test_dns_record_is_ready_to_switch(broker_name: NamedHost, broker_facts: BrokerFacts, policy: Policy,
+def test_dns_record_is_ready_to_switch(switch_name: NamedHost, broker_facts: BrokerFacts, policy: Policy,
                                        evidence: Evidence) -> None:
-    host = broker_name.host
-    assert host, f"{broker_name.setting} is not set: there is no name to look up"
+    host = switch_name.host
+    assert host, f"{switch_name.setting} is not set: there is no name to look up"
     routes = broker_facts.routes(host)
     if not routes:
-        raise NotApplicable(f"{broker_name.setting} host {host} is in no Route 53 hosted zone of the account")
+        raise NotApplicable(f"{switch_name.setting} host {host} is in no Route 53 hosted zone of the account")
     evidence.observed(host=host, hosted_zones=[z.summary() for z in routes],
                       records=[r.summary() for found in routes.values() for r in found])
     problems = [f"no A, AAAA or CNAME record for {host} in {'private' if z.private else 'public'} zone {z.name}"
                 for z, found in routes.items() if not found]
     for route in (r for found in routes.values() for r in found):
         if route.dangling_targets:
-            problems.append(f"{route.record.type} record points at {', '.join(route.dangling_targets)}, "
-                            f"which is no load balancer in {broker_facts.primary} or {broker_facts.backup}")
-        if route.record.ttl is None or route.record.ttl > policy.dns_max_ttl_seconds:
-            problems.append(f"{route.record.type} record TTL is {route.record.ttl} s")
+            problems.append(f"{route.record.type} record points at {', '.join(route.dangling_targets)}, which is "
+                            f"no load balancer in {broker_facts.primary} or {broker_facts.backup}, CloudFront "
+                            f"distribution, Global Accelerator accelerator or IoT data endpoint of the account")
+        if route.ttl is None or route.ttl > policy.dns_max_ttl_seconds:
+            chain = [name for t in route.targets for name in t.via]
+            problems.append(f"{route.record.type} record TTL is {route.ttl} s"
+                            + (f" (the largest along {host} → {' → '.join(chain)})" if chain else ""))
     assert not problems, "; ".join(problems) + (
-        f" (expected alias or CNAME records to existing load balancers with TTL ≤ {policy.dns_max_ttl_seconds} s)")
-    evidence.message = (f"{host} points at existing load balancers with TTL ≤ {policy.dns_max_ttl_seconds} s "
-                        f"in {', '.join(z.name for z in routes)}")
+        f" (expected alias or CNAME records to existing targets with TTL ≤ {policy.dns_max_ttl_seconds} s)")
+    kinds = sorted({t.kind for found in routes.values() for r in found for t in r.targets if t.kind})
+    evidence.message = (f"{host} points at existing {', '.join(kinds) or 'targets'} with TTL ≤ "
+                        f"{policy.dns_max_ttl_seconds} s in {', '.join(z.name for z in routes)}")
 
 
 @requirement("DR-BRK-04")

@@ -54,7 +54,9 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
                         "DescribeTargetGroups"}),
     "acm": frozenset({"DescribeCertificate", "ListCertificates"}),
     "iot": frozenset({"ListDomainConfigurations", "DescribeDomainConfiguration", "ListCertificates",
-                      "DescribeCertificate", "ListAttachedPolicies"}),
+                      "DescribeCertificate", "ListAttachedPolicies", "DescribeEndpoint"}),
+    "cloudfront": frozenset({"ListDistributions"}),
+    "globalaccelerator": frozenset({"ListAccelerators"}),
     "ecr": frozenset({"DescribeRegistry", "DescribeImages"}),
     # SimulatePrincipalPolicy evaluates a role's policies for given actions and resources; it changes nothing.
     "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "SimulatePrincipalPolicy"}),

@@ -125,3 +125,154 @@ def test_worker_certificate_without_its_policy_in_the_backup_region_fails(moto: 
     assert result["status"] == "FAIL"
     assert "1 of 3 worker certificates" in result["message"]
     assert "(ACTIVE without policy spacelift-worker-ab12c)" in result["message"]
+
+
+# -- DR-BRK-03: chains, CloudFront, Global Accelerator, IoT Core's custom domain ---------------------------
+
+
+def _route53(demo: Any) -> Any:
+    return boto3.client("route53", region_name="us-east-1", endpoint_url=demo.endpoint_url, aws_access_key_id="t",
+                        aws_secret_access_key="t")
+
+
+def _upsert(demo: Any, *records: dict[str, Any]) -> None:
+    """Replace the records of each name given (a name has either a CNAME or other records, never both)."""
+    route53, zone = _route53(demo), demo.context.facts["broker"]["zone_id"]
+    names = {r["Name"].rstrip(".") for r in records}
+    existing = [r for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+                if r["Name"].rstrip(".") in names and r["Type"] in ("A", "AAAA", "CNAME")]
+    changes = [{"Action": "DELETE", "ResourceRecordSet": r} for r in existing]
+    changes += [{"Action": "CREATE", "ResourceRecordSet": r} for r in records]
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+
+
+def _cname(name: str, target: str, ttl: int = 60) -> dict[str, Any]:
+    return {"Name": name, "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]}
+
+
+def _alias(name: str, target: str, zone: str = "Z2FDTNDATAQYW2") -> dict[str, Any]:
+    return {"Name": name, "Type": "A", "AliasTarget": {"HostedZoneId": zone, "DNSName": target,
+                                                       "EvaluateTargetHealth": False}}
+
+
+def _server_lb_dns(demo: Any) -> str:
+    elbv2 = boto3.client("elbv2", region_name="eu-west-1", endpoint_url=demo.endpoint_url, aws_access_key_id="t",
+                         aws_secret_access_key="t")
+    arn = demo.context.facts["broker"]["server_load_balancer"]
+    return str(elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]["DNSName"])
+
+
+@pytest.mark.parametrize(("inner_ttl", "status"), [(60, "PASS"), (3600, "FAIL")])
+def test_a_cname_chain_through_the_accounts_zone_is_followed(inner_ttl: int, status: str, moto: DemoServer,
+                                                             tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    _upsert(demo, _cname(SERVER_DOMAIN, "edge.demo-corp.example"),
+            _cname("edge.demo-corp.example", _server_lb_dns(demo), ttl=inner_ttl))
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-BRK-03,DR-BRK-09")
+    result = outcome.result("DR-BRK-03", "SERVER_DOMAIN")
+    assert result["status"] == status, result["message"]
+    (resolved,) = result["evidence"]["records"][0]["Resolved"]
+    assert resolved == {"name": "edge.demo-corp.example", "is": "load balancer",
+                        "followed": ["edge.demo-corp.example"], "TTL": inner_ttl}
+    if status == "FAIL":
+        assert ("CNAME record TTL is 3600 s (the largest along spacelift.demo-corp.example → edge.demo-corp.example)"
+                in result["message"])
+    # The server's load balancer is still found through its ECS target groups.
+    assert outcome.status("DR-BRK-09") == "PASS"
+
+
+def test_a_chain_that_ends_nowhere_or_loops_fails(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    _upsert(demo, _cname(SERVER_DOMAIN, "a.demo-corp.example"), _cname("a.demo-corp.example", "b.demo-corp.example"),
+            _cname("b.demo-corp.example", "a.demo-corp.example"))
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-BRK-03")
+    result = outcome.result("DR-BRK-03", "SERVER_DOMAIN")
+    assert result["status"] == "FAIL"
+    assert "CNAME record points at a.demo-corp.example, which is no load balancer" in result["message"]
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_a_cloudfront_distribution_is_a_valid_target(exists: bool, moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    cloudfront = boto3.client("cloudfront", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="t",
+                              aws_secret_access_key="t")
+    origin = {"Id": "server", "DomainName": _server_lb_dns(demo),
+              "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}
+    distribution = cloudfront.create_distribution(DistributionConfig={
+        "CallerReference": "spacelift", "Comment": "", "Enabled": True, "Origins": {"Quantity": 1, "Items": [origin]},
+        "DefaultCacheBehavior": {"TargetOriginId": "server", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "MinTTL": 0, "ForwardedValues": {"QueryString": True,
+                                                                  "Cookies": {"Forward": "all"}},
+                                 "TrustedSigners": {"Enabled": False, "Quantity": 0}}})["Distribution"]
+    target = distribution["DomainName"] if exists else "d111111abcdef8.cloudfront.net"
+    _upsert(demo, _alias(SERVER_DOMAIN, target))
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-BRK-03")
+    result = outcome.result("DR-BRK-03", "SERVER_DOMAIN")
+    assert result["status"] == ("PASS" if exists else "FAIL"), result["message"]
+    if exists:
+        assert "points at existing CloudFront distribution" in result["message"]
+
+
+def _accelerators(*names: str) -> list[tuple[str, Any]]:
+    """ListAccelerators as AWS answers it (moto has no Global Accelerator)."""
+
+    class _Http:
+        status_code = 200
+        raw = None
+
+    def answer(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return _Http(), {"Accelerators": [
+            {"AcceleratorArn": f"arn:aws:globalaccelerator::123456789012:accelerator/{i}", "Name": f"a{i}",
+             "IpAddressType": "IPV4", "Enabled": True, "DnsName": name, "Status": "DEPLOYED"}
+            for i, name in enumerate(names)], "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    return [("before-call.global-accelerator.ListAccelerators", answer)]
+
+
+@pytest.mark.parametrize(("listed", "status"), [(True, "PASS"), (False, "FAIL")])
+def test_a_global_accelerator_is_a_valid_target(listed: bool, status: str, moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    accelerator = "a1234567890abcdef.awsglobalaccelerator.com"
+    _upsert(demo, _alias(SERVER_DOMAIN, accelerator, zone="Z2BJ6XQ5FK7U4H"))
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-BRK-03",
+                         hooks=_accelerators(*([accelerator] if listed else [])))
+    result = outcome.result("DR-BRK-03", "SERVER_DOMAIN")
+    assert result["status"] == status, result["message"]
+
+
+def test_an_unreadable_accelerator_list_is_an_error(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    _upsert(demo, _alias(SERVER_DOMAIN, "a1234567890abcdef.awsglobalaccelerator.com", zone="Z2BJ6XQ5FK7U4H"))
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-BRK-03",
+                         hooks=denied("ListAccelerators", "global-accelerator", code="AccessDeniedException"))
+    result = outcome.result("DR-BRK-03", "SERVER_DOMAIN")
+    assert result["status"] == "ERROR"
+    assert result["message"].startswith("globalaccelerator:ListAccelerators denied on global accelerators")
+
+
+def test_iot_core_custom_domain_record_is_checked(moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url, variant="iotcore"), tmp_path, "--dr-requirement", "DR-BRK-03",
+                         hooks=[])
+    result = outcome.result("DR-BRK-03", "MQTT_BROKER_ENDPOINT")
+    assert result["status"] == "PASS", result["message"]
+    (record,) = result["evidence"]["records"]
+    assert record["Resolved"][0]["is"] == "IoT endpoint"
+    assert record["TTL"] == 60
+
+
+def test_iot_core_custom_domain_with_a_stale_endpoint_or_a_long_ttl_fails(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url, variant="iotcore")
+    _upsert(demo, _cname("mqtt.demo-corp.example", "zzzzzzzzzzzzzz-ats.iot.eu-west-1.amazonaws.com", ttl=3600))
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-BRK-03")
+    result = outcome.result("DR-BRK-03", "MQTT_BROKER_ENDPOINT")
+    assert result["status"] == "FAIL"
+    assert "points at zzzzzzzzzzzzzz-ats.iot.eu-west-1.amazonaws.com, which is no load balancer" in result["message"]
+    assert "CNAME record TTL is 3600 s" in result["message"]
+
+
+def test_denied_iot_endpoint_read_is_an_error(moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url, variant="iotcore"), tmp_path, "--dr-requirement", "DR-BRK-03",
+                         hooks=denied("DescribeEndpoint", "iot", code="AccessDeniedException"))
+    result = outcome.result("DR-BRK-03", "MQTT_BROKER_ENDPOINT")
+    assert result["status"] == "ERROR"
+    assert result["message"].startswith("iot:DescribeEndpoint denied on iot data endpoint in eu-west-1")

@@ -159,7 +159,24 @@ def _iot_core(ctx: SeedContext) -> str:
     # follow to the backup region.
     other = certificate([f"provisioning-claim.{ctx.suffix}"], 365)[0].decode()
     ctx.client("iot", ctx.primary).register_certificate_without_ca(certificatePem=other, status="ACTIVE")
-    return str(ctx.client("iot", ctx.primary).describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
+    endpoint = str(ctx.client("iot", ctx.primary).describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
+    _replay_endpoint(ctx, ctx.primary, endpoint)
+    return endpoint
+
+
+def _replay_endpoint(ctx: SeedContext, region: str, endpoint: str) -> None:
+    """moto invents a new IoT data endpoint on every DescribeEndpoint; AWS keeps one per account and region.
+    Answer with the one the demo's Route 53 record points at."""
+
+    def note(context: dict[str, Any], request_signer: Any, **_: Any) -> None:
+        context["dr_demo_region"] = request_signer.region_name
+
+    def answer(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if context.get("dr_demo_region") == region and "endpointAddress" in parsed:
+            parsed["endpointAddress"] = endpoint
+
+    ctx.fixups.append(("before-call.iot.DescribeEndpoint", note))
+    ctx.fixups.append(("after-call.iot.DescribeEndpoint", answer))
 
 
 def _broker_settings(ctx: SeedContext, settings: dict[str, str]) -> None:
