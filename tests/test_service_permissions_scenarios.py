@@ -136,3 +136,15 @@ def test_backup_region_twins_keep_every_other_part_of_the_arn() -> None:
         "arn:aws:secretsmanager:eu-central-1:1:secret:db-AbCdEf"
     with pytest.raises(ValueError):
         in_region("alias/spacelift", "eu-central-1")
+
+
+def test_declared_settings_are_not_applicable_never_a_pass(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    settings = {"ENCRYPTION_TYPE": "kms", "MQTT_BROKER_TYPE": "builtin", "SERVER_DOMAIN": "spacelift.example.com"}
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-SVC-01,DR-SVC-05",
+                         overrides={"installation": {"discover": {"ecs_cluster": None}, "settings": settings}})
+    for requirement in ("DR-SVC-01", "DR-SVC-05"):
+        statuses = {r["status"] for r in outcome.results if r["requirement"] == requirement}
+        assert statuses == {"N/A"}, requirement
+    assert "every setting is declared in the config" in outcome.result("DR-SVC-01", "server")["message"]
+    assert "the settings are declared" in outcome.result("DR-SVC-05", "server")["message"]
