@@ -14,8 +14,10 @@ from fixtures.requirements import requirement
 from spacelift_dr.errors import Unobservable
 from spacelift_dr.facts.hosts import Workstation
 from spacelift_dr.facts.iam import Caller, Role, arn_account, mfa_requirement
+from spacelift_dr.facts.locking import StateLocking
 from spacelift_dr.facts.terraform import RootModule
-from spacelift_dr.results import Evidence
+from spacelift_dr.installation import Installation
+from spacelift_dr.results import Evidence, NotApplicable
 from spacelift_dr.spacelift_api import SpaceliftApi
 
 
@@ -93,7 +95,9 @@ def test_state_bucket_needs_mfa_to_delete(state_bucket: StateBucket, evidence: E
 @requirement("DR-CON-05")
 def test_recorded_deployment_role_exists(recorded_role: Role, evidence: Evidence) -> None:
     found = recorded_role.found_arn
-    evidence.observed(get_role=found or "NoSuchEntity")
+    evidence.observed(get_role=found or "NoSuchEntity",
+                      read_through=f"profile {recorded_role.read_through}" if recorded_role.read_through
+                      else "the run's credentials")
     assert found == recorded_role.arn, (
         f"{recorded_role.arn} is in continuity.deployment_roles but "
         + (f"IAM has {found} under that name" if found else "does not exist in IAM"))
@@ -160,7 +164,8 @@ def test_break_glass_role_is_ready(break_glass_role: Role, evidence: Evidence) -
                       assumable_without_mfa=mfa.without_mfa)
     assert not mfa.without_mfa, (f"break-glass role {break_glass_role.name} can be assumed without MFA by "
                                  + "; ".join(f"{p} ({why})" for p, why in mfa.without_mfa.items())
-                                 + ", expected aws:MultiFactorAuthPresent true required")
+                                 + ", expected aws:MultiFactorAuthPresent true (or a NumericLessThan bound on "
+                                   "aws:MultiFactorAuthAge) required")
     assert mfa.with_mfa, (f"break-glass role {break_glass_role.name}'s trust policy lets no IAM principal assume it "
                           f"with MFA, expected users signing in with MFA to be trusted")
     count = len(attached) + len(inline)
@@ -177,16 +182,44 @@ def test_workstation_has_the_tools(workstation: Workstation, continuity: Continu
     if code.missing:
         raise Unobservable("terraform:scan", code.missing[0], "no such directory")
     assert workstation.reachable
-    versions = {tool: workstation.tool_version(tool) for tool in ("terraform", "tofu", "aws")}
+    units = [m.name for m in code.modules if m.terragrunt]
+    tools = ("terraform", "tofu", "aws", *(("terragrunt",) if units else ()))
+    versions = {tool: workstation.tool_version(tool) for tool in tools}
     requirements = code.required_versions
     evidence.observed(installed={t: str(v) if v else "not installed" for t, v in versions.items()},
-                      required_version=[{"constraint": r.text, "file": r.source} for r in requirements])
-    engines = {t: v for t, v in versions.items() if t != "aws" and v is not None}
+                      required_version=[{"constraint": r.text, "file": r.source} for r in requirements],
+                      terragrunt_units=units)
+    engines = {t: v for t, v in versions.items() if t in ("terraform", "tofu") and v is not None}
     assert engines, f"neither terraform nor tofu is installed on {workstation.spec}"
     fitting = [t for t, v in engines.items() if all(r.allows(v) for r in requirements)]
     unmet = sorted({r.text for v in engines.values() for r in requirements if not r.allows(v)})
     assert fitting, (f"{', '.join(f'{t} {v}' for t, v in engines.items())} on {workstation.spec} does not satisfy "
                      f"required_version {'; '.join(unmet)}")
     assert versions["aws"] is not None, f"the aws CLI is not installed on {workstation.spec}"
+    assert not units or versions["terragrunt"] is not None, (
+        f"terragrunt is not installed on {workstation.spec}, expected it: the code has {len(units)} Terragrunt "
+        f"unit{'s' if len(units) != 1 else ''} ({', '.join(units[:5])})")
     evidence.message = (f"{fitting[0]} {engines[fitting[0]]} satisfies {len(requirements)} required_version "
-                        f"constraints; aws CLI {versions['aws']}")
+                        f"constraints; aws CLI {versions['aws']}"
+                        + (f"; terragrunt {versions['terragrunt']}" if units else ""))
+
+
+@requirement("DR-CON-09")
+def test_state_locking_survives_the_region(locking_module: StateLocking, continuity: ContinuityFacts,
+                                           installation: Installation, evidence: Evidence) -> None:
+    backup, name = installation.backup_region, locking_module.module
+    if not locking_module.locks:
+        raise NotApplicable(f"{name}'s backend \"s3\" takes no lock (neither use_lockfile nor dynamodb_table)")
+    if locking_module.table is None:
+        evidence.message = f"{name} locks with a lock file beside its state (use_lockfile), which follows the state"
+        return
+    table = continuity.locks.table(locking_module)
+    region = locking_module.region or installation.primary_region
+    assert table is not None, f"{name}'s lock table {locking_module.table} does not exist in {region}"
+    evidence.observed(lock_table=table.summary())
+    problem = table.problem_in(backup)
+    assert problem is None, (f"{name}: {problem}"
+                             + (" (use_lockfile = true beside it does not help: Terraform then takes both locks)"
+                                if locking_module.lockfile else "")
+                             + f", expected a global table with an ACTIVE replica in {backup}, or use_lockfile alone")
+    evidence.message = f"{name} locks in {table.name}, a global table with an ACTIVE replica in {backup}"

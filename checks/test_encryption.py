@@ -53,7 +53,11 @@ def test_encryption_key_has_enabled_replica_in_backup_region(encryption_key: Key
     evidence.observed(key=key.summary(), copy_in_backup_region=copy.summary() if copy else None)
     problem = encryption_key.problem_in(backup)
     assert problem is None, f"{problem}, expected an Enabled replica (same key ID) in {backup}"
-    evidence.message = f"{copy.arn if copy else key.arn} is Enabled in {backup}"
+    setting = encryption_key.setting_in(backup)
+    evidence.observed(setting_in_backup_region=setting.summary())
+    assert setting.problem is None, f"{setting.problem}, expected it to target the replica in {backup}"
+    evidence.message = f"{copy.arn if copy else key.arn} is Enabled in {backup}" + (
+        f"; {setting.note}" if setting.note else "")
 
 
 @requirement("DR-KMS-04")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fixtures.requirements import requirement
-from spacelift_dr.facts.services import Image, ServiceFacts, persistent_mounts
+from spacelift_dr.facts.permissions import ALLOWED, ServicePermissions
+from spacelift_dr.facts.services import Image, ParameterReference, ServiceFacts, persistent_mounts
 from spacelift_dr.installation import Installation, Service
 from spacelift_dr.results import Evidence, NotApplicable
 
@@ -12,10 +13,11 @@ from spacelift_dr.results import Evidence, NotApplicable
 def test_stateless_service_exists_and_is_readable(service_role: str, installation: Installation,
                                                   evidence: Evidence) -> None:
     if installation.discovered_from is None:
+        # Declared settings are not an observation of the installation: nothing to pass on.
         evidence.about(f"config:{service_role}")
         evidence.observed(explicit_settings=sorted(installation.explicit_settings))
-        evidence.message = "no ECS discovery configured: the settings are given explicitly in the config"
-        return
+        raise NotApplicable("installation.discover (ecs_cluster, eks_cluster or kubernetes) is not set: every "
+                            "setting is declared in the config (installation.settings), nothing was discovered")
     if installation.on_kubernetes:
         deployment_exists_and_has_available_replicas(service_role, installation, evidence)
         return
@@ -87,26 +89,42 @@ def test_images_can_be_pulled_in_backup_region(task_definitions: list[Service], 
         raise NotApplicable(f"no image of {', '.join(s.role for s in task_definitions)} is in a private ECR "
                             f"registry ({', '.join(sorted({i.registry for i in images.values()}))} are not "
                             f"region-bound)")
-    unreachable, covered = [], {}
+    problems, digests, rules = [], {}, {}
     for image in in_ecr:
         if image.ecr_region == backup:
             continue  # already pulled from the backup region's registry
-        rules = service_facts.registry_replication(image).rules_replicating(image.repository, backup)
-        covered[image.reference] = [r.summary() for r in rules]
-        if not rules:
-            unreachable.append(image)
-    evidence.observed(replication_rules_to_backup_region=covered)
-    assert not unreachable, (
-        "; ".join(f"{i.repository} in {i.ecr_region} has no registry replication rule to {backup}"
-                  for i in unreachable) + f" (expected a rule whose destination is {backup} and whose "
-                                          f"repository filters match)")
-    evidence.message = f"every ECR image of {', '.join(s.role for s in task_definitions)} is replicated to {backup}"
+        source = service_facts.image_digest(image, str(image.ecr_region))
+        copy = service_facts.image_digest(image, backup)
+        digests[image.reference] = {str(image.ecr_region): source, backup: copy}
+        rules[image.reference] = service_facts.replication_rules_shown(image, backup)
+        where = f"{image.repository}:{image.version}"
+        if source is None:
+            problems.append(f"{where} is not in its own repository in {image.ecr_region}")
+        elif copy is None:
+            problems.append(f"{where} is not in the repository {image.repository} of {backup}")
+        elif copy != source:
+            problems.append(f"{where} is {copy} in {backup} but {source} in {image.ecr_region}")
+    evidence.observed(digests=digests, replication_rules_to_backup_region=rules)
+    assert not problems, "; ".join(problems) + (
+        f" (expected the same image digest in {backup}; a replication rule copies only pushes made after it "
+        f"exists)")
+    evidence.message = (f"every ECR image of {', '.join(s.role for s in task_definitions)} is in {backup} with the "
+                        f"same digest")
 
 
 @requirement("DR-SVC-04")
 def test_referenced_secret_is_replicated_to_backup_region(referenced_secret: str, service_facts: ServiceFacts,
                                                           installation: Installation, evidence: Evidence) -> None:
     backup = installation.backup_region
+    parameter = ParameterReference.parse(referenced_secret, installation.primary_region, "")
+    if parameter is not None:
+        # Parameters never replicate: the replacement task needs one of the same name (its value unread).
+        found = service_facts.parameters_named(backup, parameter.names)
+        evidence.observed(parameter=parameter.name, parameter_region=parameter.region, in_backup_region=found)
+        assert found, (f"SSM parameter {parameter.name} ({parameter.region}) has no parameter of the same name in "
+                       f"{backup} (parameters never replicate), expected one created there")
+        evidence.message = f"SSM parameter {found[0]} exists in {backup} too"
+        return
     secret = service_facts.secret(referenced_secret)
     assert secret is not None, f"secret {referenced_secret} does not exist, expected it with a replica in {backup}"
     evidence.observed(secret=secret.summary())
@@ -119,3 +137,21 @@ def test_referenced_secret_is_replicated_to_backup_region(referenced_secret: str
     assert replica.in_sync, (f"{secret.name}'s replica in {backup} is {replica.status} "
                              f"({replica.message or 'no message'}), expected InSync")
     evidence.message = f"{secret.name} has an InSync replica in {backup}"
+
+
+@requirement("DR-SVC-05")
+def test_roles_work_against_backup_region_resources(service_permissions: ServicePermissions,
+                                                    installation: Installation, evidence: Evidence) -> None:
+    backup = installation.backup_region
+    comparisons = service_permissions.comparisons()
+    gaps = [c for c in comparisons if c.gap]
+    allowed = [c for c in comparisons if c.primary == ALLOWED]
+    evidence.observed(compared=len(comparisons), allowed_in_primary=len(allowed),
+                      denied_in_backup_region=[g.summary() for g in gaps[:20]])
+    assert not gaps, (
+        "; ".join(f"{g.role.rsplit('/', 1)[-1]} may {g.action} on the {g.probe.what} in the primary region but "
+                  f"not on {g.probe.backup_arn} ({g.backup})" for g in gaps[:5])
+        + (f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else "")
+        + f", expected the same permissions on the {backup} resources (iam:SimulatePrincipalPolicy)")
+    evidence.message = (f"{', '.join(r.rsplit('/', 1)[-1] for r in service_permissions.roles)}: the {len(allowed)} "
+                        f"actions allowed on primary resources are allowed on their {backup} counterparts too")

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config as BotoConfig
@@ -29,8 +30,8 @@ from botocore.config import Config as BotoConfig
 from .errors import ReadOnlyViolation, Unobservable
 
 # The read operations the checks make, per service (botocore service name → operation names).
-# Anything else is refused before it is sent. Every name starts with Get, Describe, List or Head;
-# a test holds the list to that.
+# Anything else is refused before it is sent. Every name starts with Get, Describe, List or Head (and
+# iam:SimulatePrincipalPolicy, which only evaluates policies); a test holds the list to that.
 READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "sts": frozenset({"GetCallerIdentity"}),
     "ecs": frozenset({"DescribeServices", "DescribeTaskDefinition"}),
@@ -47,15 +48,20 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "backup": frozenset({"ListBackupPlans", "GetBackupPlan", "ListBackupSelections", "GetBackupSelection",
                          "DescribeRegionSettings"}),
     "secretsmanager": frozenset({"DescribeSecret"}),
+    "ssm": frozenset({"DescribeParameters"}),
     "sqs": frozenset({"GetQueueAttributes"}),
     "route53": frozenset({"ListHostedZones", "ListResourceRecordSets"}),
     "elbv2": frozenset({"DescribeLoadBalancers", "DescribeListeners", "DescribeListenerCertificates",
                         "DescribeTargetGroups"}),
-    "acm": frozenset({"DescribeCertificate"}),
+    "acm": frozenset({"DescribeCertificate", "ListCertificates"}),
     "iot": frozenset({"ListDomainConfigurations", "DescribeDomainConfiguration", "ListCertificates",
-                      "DescribeCertificate"}),
-    "ecr": frozenset({"DescribeRegistry"}),
-    "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"}),
+                      "DescribeCertificate", "ListAttachedPolicies", "DescribeEndpoint"}),
+    "cloudfront": frozenset({"ListDistributions"}),
+    "globalaccelerator": frozenset({"ListAccelerators"}),
+    "ecr": frozenset({"DescribeRegistry", "DescribeImages"}),
+    # SimulatePrincipalPolicy evaluates a role's policies for given actions and resources; it changes nothing.
+    "iam": frozenset({"GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "SimulatePrincipalPolicy"}),
+    "dynamodb": frozenset({"DescribeTable"}),
 }
 
 # Reading a secret's value is never on the list: only a config with encryption.allow_reading_rsa_secret
@@ -229,14 +235,37 @@ class AwsAccess:
         self._event_hooks: list[EventHook] = []
         self._service_slots: dict[str, threading.BoundedSemaphore] = {}
         self.calls = CallCounter()
+        self._scope = ""  # another account's access (for_profile) keeps its reads apart in the counts
+        self._profiles: dict[str, AwsAccess] = {}
+
+    def for_profile(self, profile: str) -> AwsAccess:
+        """The same read-only access through another AWS profile (another account's credentials): same
+        allowlist, hooks and endpoint, its own cache, its calls counted with this run's."""
+        with self._clients_lock:
+            if profile not in self._profiles:
+                child = AwsAccess.__new__(AwsAccess)
+                child.__dict__.update(self.__dict__)
+                child._session = aws_session(profile)
+                child._clients = {}
+                child._clients_lock = threading.Lock()
+                child._cache = {}
+                child._cache_lock = threading.Lock()
+                child._profiles = {}
+                child._service_slots = {}
+                child._scope = f"profile {profile}"
+                self._profiles[profile] = child
+            return self._profiles[profile]
 
     def release(self) -> None:
         """Drop the clients and the run cache (after the installation's last check): many installations
         in one process then hold the memory of the few in flight, not of all. The counts stay."""
         with self._clients_lock:
             self._clients.clear()
+            children = list(self._profiles.values())
         with self._cache_lock:
             self._cache.clear()
+        for child in children:
+            child.release()
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -326,7 +355,8 @@ class AwsAccess:
         record = _current_record.get()
         if record is not None:
             record.add(action, resource, region)
-        key = json.dumps([service, region, operation, paginate_key, params], sort_keys=True, default=str)
+        key = json.dumps([service, region, operation, paginate_key, params, *([self._scope] if self._scope else [])],
+                         sort_keys=True, default=str)
         with self._cache_lock:
             future = self._cache.get(key)
             owner = future is None
@@ -399,6 +429,11 @@ class AwsAccess:
             raise Unobservable(action, resource, f"endpoint unreachable ({type(error).__name__})") from None
         except botocore.exceptions.BotoCoreError as error:
             raise Unobservable(action, resource, f"{type(error).__name__}: {error}") from None
+        except botocore.parsers.ResponseParserError:
+            # An answer that is not the API's (an endpoint without the operation, a proxy's error page).
+            self.calls.count(action, key, 0)
+            raise Unobservable(action, resource, "the endpoint's answer is not a response of this API "
+                                                 "(it could not be parsed)") from None
 
 
 def _message(error: botocore.exceptions.ClientError) -> str:

@@ -185,6 +185,9 @@ class SpaceliftApi(_Strict):
     key_secret_env: EnvName = "SPACELIFT_API_KEY_SECRET"
 
 
+ProfileName = Annotated[StrictStr, Field(min_length=1, pattern=r"^[\w+=,.@/-]+$")]
+
+
 class ContinuitySection(_Strict):
     terraform_dirs: list[StrictStr] = []
     state_buckets: list[StrictStr] = []
@@ -192,6 +195,8 @@ class ContinuitySection(_Strict):
     break_glass_principals: list[Principal] = []
     break_glass_role: RoleArn | None = None
     spacelift_api: SpaceliftApi = SpaceliftApi()
+    # Account id → the AWS profile that reads the deployment roles in that account (DR-CON-05, DR-CON-06).
+    accounts: dict[AccountId, ProfileName] = {}
 
 
 class Policy(_Strict):

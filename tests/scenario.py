@@ -124,6 +124,7 @@ def run_checks(
     replay_seeded: bool = True,
     capsys: pytest.CaptureFixture[str] | None = None,
     credentials: tuple[str, str] = ("testing", "testing"),
+    extra_environment: dict[str, str] | None = None,
 ) -> Outcome:
     """Run ``pytest checks/ --dr-config <written config>`` in-process and read its results."""
     config = write_config(demo, directory, overrides)
@@ -132,7 +133,7 @@ def run_checks(
     if replay_seeded:
         # moto drops fields of some answers (see DemoInstallation.install_fixups): replay what was seeded.
         demo.install_fixups(lambda event, handler: plugin.hooks.insert(0, (event, handler)))
-    with aws_environment(demo.endpoint_url, credentials):
+    with aws_environment(demo.endpoint_url, credentials), environment(extra_environment or {}):
         exit_code = pytest.main(
             [str(CHECKS), "--dr-config", str(config), "--dr-reports", str(reports), "-q",
              "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(ROOT), "-c", str(ROOT / "pytest.ini"),

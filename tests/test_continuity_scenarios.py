@@ -67,6 +67,8 @@ def test_dr_ready_installation_passes_every_continuity_requirement(dr_ready: Out
         f"DR-CON-06:{PLATFORM_ROLE}": "PASS",
         f"DR-CON-07:{BREAK_GLASS}": "PASS",
         "DR-CON-08:hosts": "N/A",
+        "DR-CON-09:terraform/network": "PASS",
+        "DR-CON-09:terraform/platform": "PASS",
     }
     mfa = dr_ready.result("DR-CON-04", STATE_BUCKET)
     assert mfa["evidence"]["versioning"] == {"Status": "Enabled", "MFADelete": "Enabled"}
@@ -196,7 +198,7 @@ def test_a_file_that_does_not_parse_is_an_error_wherever_it_matters(code: Path, 
     outcome = run_checks(ready, tmp_path, "-m", "continuity", overrides=with_module(code, "broken", text))
     broken = str(code / "broken" / "main.tf")
     new = {k: v for k, v in continuity(outcome).items() if k not in dr_ready.verdicts}
-    assert new == {"DR-CON-01:terraform/broken": "ERROR", **{f"DR-CON-0{n}:{broken}": "ERROR" for n in (2, 3, 4)}}
+    assert new == {"DR-CON-01:terraform/broken": "ERROR", **{f"DR-CON-0{n}:{broken}": "ERROR" for n in (2, 3, 4, 9)}}
     assert outcome.result("DR-CON-01", "terraform/broken")["message"].startswith(f"could not parse {broken}, line 3:")
     assert all(continuity(dr_ready)[k] == v for k, v in continuity(outcome).items() if k in dr_ready.verdicts)
 

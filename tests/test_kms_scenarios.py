@@ -126,6 +126,9 @@ def _type_as_secret(parsed: dict[str, Any], **_: Any) -> None:
 def test_key_ids_in_every_form_resolve_to_the_same_key(form: str, moto: DemoServer, tmp_path: Path) -> None:
     demo = seed(moto.url)
     key = demo.context.facts["kms"]["encryption"]
+    # Aliases never replicate: a DR-ready set-up creates the alias in the backup region too, on the replica.
+    # moto 5.2 already resolves the primary's alias in the replica's region (and refuses a second one), so the
+    # alias is created once; the failing shapes below are answered as AWS answers them.
     client(demo, "kms").create_alias(AliasName="alias/spacelift-encryption", TargetKeyId=key["id"])
     value = {"key id": key["id"], "alias name": "alias/spacelift-encryption",
              "alias arn": "arn:aws:kms:eu-west-1:123456789012:alias/spacelift-encryption"}[form]
@@ -137,6 +140,65 @@ def test_key_ids_in_every_form_resolve_to_the_same_key(form: str, moto: DemoServ
     evidence = outcome.result("DR-KMS-02", ENC)["evidence"]
     assert evidence["key_id"] == value
     assert evidence["key"]["Arn"] == key["arn"]
+    setting = outcome.result("DR-KMS-03", ENC)["evidence"]["setting_in_backup_region"]
+    assert setting["form"] == ("key ID" if form == "key id" else "alias")
+    assert setting["alias_targets"] == (None if form == "key id" else key["replica_arn"])
+    assert setting["note"] is None
+
+
+def test_primary_key_arn_setting_is_noted_as_a_value_to_change(dr_ready: Outcome) -> None:
+    result = dr_ready.result("DR-KMS-03", ENC)
+    assert result["status"] == "PASS"
+    setting = result["evidence"]["setting_in_backup_region"]
+    assert setting["form"] == "key ARN"
+    assert "the backup deployment must set it to arn:aws:kms:eu-central-1:123456789012:key/mrk-" in setting["note"]
+    assert setting["note"] in result["message"]
+
+
+ALIAS = "alias/spacelift-encryption"
+
+
+def _alias_in_backup_region(metadata: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """Answer DescribeKey of ALIAS in eu-central-1 as AWS does: NotFoundException when the alias was not
+    created there (moto resolves the primary region's alias there too), else the key it targets."""
+
+    class _Http:
+        status_code = 400 if metadata is None else 200
+        raw = None
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["dr_test_key_id"] = params.get("KeyId")
+
+    def answer(context: dict[str, Any], request_signer: Any, **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        if context.get("dr_test_key_id") != ALIAS or request_signer.region_name != "eu-central-1":
+            return None
+        if metadata is None:
+            return _Http(), {"Error": {"Code": "NotFoundException",
+                                       "Message": f"Alias arn:aws:kms:eu-central-1:123456789012:{ALIAS} is not found."},
+                             "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return _Http(), {"KeyMetadata": metadata, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    return [("before-parameter-build.kms.DescribeKey", remember), ("before-call.kms.DescribeKey", answer)]
+
+
+@pytest.mark.parametrize("backup_alias", ["missing", "on another key"])
+def test_alias_that_does_not_resolve_to_the_replica_in_the_backup_region_fails(
+        backup_alias: str, moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    key = demo.context.facts["kms"]["encryption"]
+    client(demo, "kms").create_alias(AliasName=ALIAS, TargetKeyId=key["id"])
+    other = client(demo, "kms", "eu-central-1").create_key(KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-02,DR-KMS-03,DR-KMS-04",
+                         overrides={"installation": {"settings": {ENC: ALIAS}}},
+                         hooks=_alias_in_backup_region(None if backup_alias == "missing" else other))
+    assert outcome.status("DR-KMS-02", ENC) == "PASS"
+    assert outcome.status("DR-KMS-04", ENC) == "PASS"
+    result = outcome.result("DR-KMS-03", ENC)
+    assert result["status"] == "FAIL"
+    expected = (f"alias {ALIAS} does not exist in eu-central-1 (aliases are regional"
+                if backup_alias == "missing" else f"alias {ALIAS} in eu-central-1 targets "
+                                                  f"{other['Arn']}, not the copy of {key['arn']}")
+    assert expected in result["message"]
 
 
 def test_bucket_encrypted_with_a_single_region_key_fails_only_kms_06(dr_ready: Outcome, moto: DemoServer,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from spacelift_dr.demo import Demo, DemoServer, seed
@@ -156,3 +157,23 @@ def test_escrow_file_on_a_host(mode: int, key: str, status: str, message: str, m
     assert message in result["message"]
     files = [c for c in result["evidence"]["escrow"] if c["kind"] == "file"]
     assert [c["location"] for c in files] == [f"local://{path}"]
+
+
+@pytest.mark.parametrize(("key", "status"), [("running", "PASS"), ("other", "FAIL")])
+def test_escrow_secret_created_in_the_backup_region_is_a_copy(key: str, status: str, moto: DemoServer,
+                                                              tmp_path: Path) -> None:
+    # Not replicated, but living in the backup region: it survives the primary region's loss by itself.
+    demo = seed(moto.url, ["rsa-mode", "rsa-escrow-missing"])
+    value = demo.context.facts["rsa"]["value"] if key == "running" else encoded_key(rsa_private_key(2048, "other"))
+    backup = boto3.client("secretsmanager", region_name="eu-central-1", endpoint_url=moto.url,
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    arn = backup.create_secret(Name="spacelift/rsa-escrow-dr", SecretString=value)["ARN"]
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-RSA-02",
+                         overrides={"encryption": {"rsa_escrow": {"secret_id": arn}, "allow_reading_rsa_secret": True}})
+    result = outcome.result("DR-RSA-02")
+    assert result["status"] == status, result["message"]
+    (copy,) = result["evidence"]["escrow"]
+    assert copy["created_in_backup_region"] is True
+    assert copy["problem"] is None
+    if status == "FAIL":
+        assert "holds another key" in result["message"]

@@ -139,6 +139,56 @@ def test_conditions_it_cannot_evaluate_never_help() -> None:
     assert not can(policy(allow({"AWS": BREAK_GLASS}), deny({"AWS": "*"}, unknown)), BREAK_GLASS)
 
 
+SSO_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_BreakGlass_0a1b2c"
+SSO_PATTERN = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_BreakGlass_*"
+
+
+@pytest.mark.parametrize(("operator", "value", "caller", "allowed"), [
+    ("ArnLike", SSO_PATTERN, SSO_ROLE, True),
+    ("ArnLike", SSO_PATTERN, BREAK_GLASS, False),
+    ("ArnLike", "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_BreakGlass_*", SSO_ROLE, True),
+    # ArnLike matches each colon-separated part on its own: a wildcard never spans into the account field.
+    ("ArnLike", "arn:aws:iam::*", SSO_ROLE, False),
+    ("StringLike", "arn:aws:iam::*", SSO_ROLE, True),
+    ("StringLike", SSO_PATTERN, SSO_ROLE, True),
+    ("StringEquals", SSO_ROLE, SSO_ROLE, True),
+    ("StringEquals", SSO_PATTERN, SSO_ROLE, False),  # no wildcards in StringEquals
+    ("ArnEquals", SSO_ROLE, SSO_ROLE, True),
+    ("ArnNotLike", SSO_PATTERN, SSO_ROLE, False),
+    ("StringNotEquals", BREAK_GLASS, SSO_ROLE, True),
+    # A role session's aws:PrincipalArn is its role's ARN.
+    ("ArnEquals", f"arn:aws:iam::{ACCOUNT}:role/break-glass", f"arn:aws:sts::{ACCOUNT}:assumed-role/break-glass/bob",
+     True),
+    # A caller known only by its account has no known ARN: the condition cannot help.
+    ("ArnLike", f"arn:aws:iam::{ACCOUNT}:*", ACCOUNT, False),
+])
+def test_principal_arn_conditions(operator: str, value: str, caller: str, allowed: bool) -> None:
+    trust = policy(allow({"AWS": ROOT}, {operator: {"aws:PrincipalArn": value}}))
+    assert can(trust, caller) is allowed
+
+
+def test_a_deny_unless_principal_arn_matches_lets_only_that_principal_in() -> None:
+    trust = policy(allow({"AWS": ROOT}), deny({"AWS": "*"}, {"ArnNotLike": {"aws:PrincipalArn": SSO_PATTERN}}))
+    assert can(trust, SSO_ROLE)
+    assert not can(trust, BREAK_GLASS)
+    assert not can(trust, ACCOUNT)  # unknown ARN: the Deny may apply
+
+
+@pytest.mark.parametrize(("condition", "with_mfa", "without_mfa"), [
+    ({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}, True, False),
+    ({"NumericLessThanEquals": {"aws:MultiFactorAuthAge": ["900"]}}, True, False),
+    # …IfExists: a request without MFA has no such key, and the condition then holds.
+    ({"NumericLessThanIfExists": {"aws:MultiFactorAuthAge": "3600"}}, True, True),
+    ({"NumericGreaterThan": {"aws:MultiFactorAuthAge": "0"}}, False, False),  # not modelled: never helps
+    ({"NumericLessThan": {"aws:MultiFactorAuthAge": "an hour"}}, False, False),
+])
+def test_mfa_age_conditions(condition: dict[str, Any], with_mfa: bool, without_mfa: bool) -> None:
+    trust = policy(allow({"AWS": ROOT}, condition))
+    assert can(trust, USER, mfa=True) is with_mfa
+    assert can(trust, USER, mfa=False) is without_mfa
+    assert can(trust, USER, mfa=None) is without_mfa
+
+
 def test_documents_from_the_raw_api_are_url_encoded() -> None:
     document = json.dumps({"Version": "2012-10-17", "Statement": allow({"AWS": BREAK_GLASS})})
     assert can(TrustPolicy.from_document(urllib.parse.quote(document)), BREAK_GLASS)
@@ -156,6 +206,8 @@ def test_documents_from_the_raw_api_are_url_encoded() -> None:
     ([allow({"AWS": [USER, BREAK_GLASS]}, MFA), allow({"AWS": BREAK_GLASS})], False, [BREAK_GLASS]),
     ([allow({"AWS": ROOT}, {"StringEquals": {"sts:ExternalId": "known-to-someone"}})], False, [ROOT]),
     ([allow({"Service": "ec2.amazonaws.com"})], False, []),
+    ([allow({"AWS": ROOT}, {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})], True, []),
+    ([allow({"AWS": ROOT}, {"NumericLessThanIfExists": {"aws:MultiFactorAuthAge": "3600"}})], False, [ROOT]),
 ])
 def test_mfa_requirement(statements: list[dict[str, Any]], enforced: bool, without: list[str]) -> None:
     requirement = mfa_requirement(policy(*statements), ACCOUNT)
@@ -174,7 +226,11 @@ conditions = st.sampled_from([None, MFA, {"BoolIfExists": {"aws:MultiFactorAuthP
                               {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
                               {"StringEquals": {"sts:ExternalId": "x"}},
                               {"StringNotEquals": {"sts:ExternalId": "x"}},
-                              {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}])
+                              {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                              {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}},
+                              {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/*"}},
+                              {"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/*"}},
+                              {"StringEquals": {"aws:PrincipalArn": USER}}])
 statements = st.builds(lambda effect, key, p, a, c: allow(p, c, action=a, effect=effect, key=key),
                        st.sampled_from(["Allow", "Deny"]), st.sampled_from(["Principal", "Principal", "NotPrincipal"]),
                        principals, actions, conditions)

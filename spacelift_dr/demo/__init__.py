@@ -44,6 +44,10 @@ DEMO_GAPS: frozenset[str] = frozenset({
     "unreplicated-secret:shared",
     "single-region-signing-key",
     "db-short-retention",
+    # Revision 2: the official IAM module's primary-region-only grants, and an image pushed before the
+    # registry replication rule existed.
+    "task-role-primary-only:drain",
+    "image-pushed-before-replication",
 })
 
 # Secret values seeded into the demo: no output of the suite may contain them.

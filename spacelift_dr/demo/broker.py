@@ -6,6 +6,7 @@ with a custom domain in both regions and worker certificates registered in both 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ MUTATIONS: dict[str, str] = {
     "server-record-dangling": "the server's Route 53 alias points at a load balancer that no longer exists",
     "mqtt-record-high-ttl": "the built-in broker's CNAME record has a TTL of 3600 seconds",
     "server-certificate-expiring": "the server's ACM certificate expires in 10 days",
+    "no-backup-server-certificate": "no ACM certificate for SERVER_DOMAIN waits in the backup region",
     "broker-type-unset:drain": "the drain service has no MQTT_BROKER_TYPE",
     "iot-default-endpoint": "(iotcore) MQTT_BROKER_ENDPOINT is the account's default IoT data endpoint",
     "iot-domain-missing:backup": "(iotcore) the backup region has no IoT domain configuration for the domain",
@@ -37,6 +39,8 @@ MUTATIONS: dict[str, str] = {
     "secondary-region-unset": "(iotcore) AWS_SECONDARY_REGION is not set on server and drain",
     "secondary-region-is-primary": "(iotcore) AWS_SECONDARY_REGION is the primary region",
     "iot-certificate-missing:backup": "(iotcore) one worker certificate is not registered in the backup region",
+    "iot-certificate-policy-missing:backup": "(iotcore) one worker certificate has no policy attached in the backup "
+                                             "region",
     "iot-postgres-queue": "(iotcore) MESSAGE_QUEUE_TYPE is postgres",
 }
 
@@ -103,6 +107,9 @@ def _server(ctx: SeedContext, vpc: str, subnets: list[str]) -> dict[str, Any]:
     ctx.facts.setdefault("load_balancers", {}).setdefault("server", []).append(
         {"targetGroupArn": group, "containerName": "server", "containerPort": SERVER_PORT})
     ctx.facts["server_certificate"] = certificate_arn
+    # ACM is regional: the replacement load balancer in the backup region needs a certificate of its own.
+    if not ctx.mutated("no-backup-server-certificate"):
+        ctx.facts["backup_server_certificate"] = _import_certificate(ctx, ctx.backup, [SERVER_DOMAIN], 397)
     return lb
 
 
@@ -130,14 +137,46 @@ def _iot_core(ctx: SeedContext) -> str:
             iot.update_domain_configuration(domainConfigurationName=f"spacelift-{ctx.suffix}",
                                             domainConfigurationStatus="DISABLED")
     # Spacelift registers each worker's certificate in AWS_SECONDARY_REGION too, with the same PEM,
-    # which gives it the same certificate id there.
+    # which gives it the same certificate id there, and attaches the worker policy in both regions.
+    policy = f"spacelift-worker-{ctx.suffix}"
+    for region in (ctx.primary, ctx.backup):
+        ctx.client("iot", region).create_policy(policyName=policy, policyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish",
+                                                                                  "iot:Subscribe", "iot:Receive"],
+                                                    "Resource": "*"}]}))
     for index in range(WORKER_CERTIFICATES):
         pem = certificate([f"worker-pool-{index}.{ctx.suffix}"], 365)[0].decode()
-        ctx.client("iot", ctx.primary).register_certificate_without_ca(certificatePem=pem, status="ACTIVE")
+        arn = ctx.client("iot", ctx.primary).register_certificate_without_ca(
+            certificatePem=pem, status="ACTIVE")["certificateArn"]
+        ctx.client("iot", ctx.primary).attach_policy(policyName=policy, target=arn)
         if index == 0 and ctx.mutated("iot-certificate-missing:backup"):
             continue
-        ctx.client("iot", ctx.backup).register_certificate_without_ca(certificatePem=pem, status="ACTIVE")
-    return str(ctx.client("iot", ctx.primary).describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
+        arn = ctx.client("iot", ctx.backup).register_certificate_without_ca(
+            certificatePem=pem, status="ACTIVE")["certificateArn"]
+        if not (index == 1 and ctx.mutated("iot-certificate-policy-missing:backup")):
+            ctx.client("iot", ctx.backup).attach_policy(policyName=policy, target=arn)
+    # A certificate of something else in the account (no policy: no worker connects with it). It need not
+    # follow to the backup region.
+    other = certificate([f"provisioning-claim.{ctx.suffix}"], 365)[0].decode()
+    ctx.client("iot", ctx.primary).register_certificate_without_ca(certificatePem=other, status="ACTIVE")
+    endpoint = str(ctx.client("iot", ctx.primary).describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"])
+    _replay_endpoint(ctx, ctx.primary, endpoint)
+    return endpoint
+
+
+def _replay_endpoint(ctx: SeedContext, region: str, endpoint: str) -> None:
+    """moto invents a new IoT data endpoint on every DescribeEndpoint; AWS keeps one per account and region.
+    Answer with the one the demo's Route 53 record points at."""
+
+    def note(context: dict[str, Any], request_signer: Any, **_: Any) -> None:
+        context["dr_demo_region"] = request_signer.region_name
+
+    def answer(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if context.get("dr_demo_region") == region and "endpointAddress" in parsed:
+            parsed["endpointAddress"] = endpoint
+
+    ctx.fixups.append(("before-call.iot.DescribeEndpoint", note))
+    ctx.fixups.append(("after-call.iot.DescribeEndpoint", answer))
 
 
 def _broker_settings(ctx: SeedContext, settings: dict[str, str]) -> None:

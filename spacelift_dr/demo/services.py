@@ -9,15 +9,26 @@ import json
 from typing import Any
 
 from .context import SeedContext
+from .roles import seed_roles
 
 MUTATIONS: dict[str, str] = {
     "no-scheduler-service": "the scheduler ECS service does not exist",
     "efs-volume:server": "the server task definition mounts an EFS file system",
-    "no-registry-replication": "the ECR registry has no replication rule to the backup region",
+    "no-registry-replication": "the ECR registry has no replication rule to the backup region, and the backup "
+                               "region has no copy of the image",
+    "image-pushed-before-replication": "the replication rule exists but the running image was pushed before it: "
+                                       "the backup region's repository does not have it",
+    "image-tag-stale:backup": "the backup region's image tag points at another image digest",
     "unreplicated-secret:shared": "the shared-secrets secret has no replica in the backup region",
     "server-unavailable": "eks: the server Deployment has no available replica",
+    "task-role-primary-only:drain": "the drain task role's KMS, S3 (and IoT) grants name the primary region's ARNs "
+                                    "only (the official IAM module's shape)",
+    "execution-role-primary-only": "the execution role may read the secrets and parameters in the primary region "
+                                   "only",
+    "ssm-parameter-missing:backup": "the read-only connection string's SSM parameter is not in the backup region",
 }
 
+IMAGE_TAG = "v3.0.0"
 COMMANDS = {"server": ["spacelift", "backend", "server"], "drain": ["spacelift", "backend", "drain"],
             "scheduler": ["spacelift", "scheduler"]}
 RESOURCES = {"server": ("1024", "2048"), "drain": ("2048", "4096"), "scheduler": ("256", "512")}
@@ -33,15 +44,35 @@ def _secret(ctx: SeedContext, name: str, value: str) -> str:
     return str(secrets.create_secret(Name=name, SecretString=value)["ARN"])
 
 
+def _manifest(layer: str) -> str:
+    """An image manifest (ECR derives the image digest from it: another layer, another digest)."""
+    return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                       "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                                  "digest": "sha256:" + "c" * 64},
+                       "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
+                                   "digest": "sha256:" + layer * 64}]})
+
+
 def _registry(ctx: SeedContext) -> None:
-    """The backend and launcher repositories, replicated to the backup region when DR-ready."""
+    """The backend and launcher repositories with the running image, and their copies in the backup region:
+    the registry replicates later pushes, and the image running now was pushed (or copied) there too."""
     ecr = ctx.client("ecr")
     for kind in ("backend", "launcher"):
         ecr.create_repository(repositoryName=f"spacelift-{kind}-{ctx.suffix}")
-    if not ctx.mutated("no-registry-replication"):
-        ecr.put_replication_configuration(replicationConfiguration={"rules": [{
-            "destinations": [{"region": ctx.backup, "registryId": ctx.account}],
-            "repositoryFilters": [{"filter": "spacelift-", "filterType": "PREFIX_MATCH"}]}]})
+    repository = f"spacelift-backend-{ctx.suffix}"
+    ecr.put_image(repositoryName=repository, imageManifest=_manifest("a"), imageTag=IMAGE_TAG)
+    if ctx.mutated("no-registry-replication"):
+        return
+    ecr.put_replication_configuration(replicationConfiguration={"rules": [{
+        "destinations": [{"region": ctx.backup, "registryId": ctx.account}],
+        "repositoryFilters": [{"filter": "spacelift-", "filterType": "PREFIX_MATCH"}]}]})
+    if ctx.mutated("image-pushed-before-replication"):
+        return  # the rule exists, but the running image was pushed before it: nothing copied it
+    backup = ctx.client("ecr", ctx.backup)
+    backup.create_repository(repositoryName=repository)
+    # A mutable tag re-pushed in the backup region after a rebuild: same tag, another image.
+    layer = "b" if ctx.mutated("image-tag-stale:backup") else "a"
+    backup.put_image(repositoryName=repository, imageManifest=_manifest(layer), imageTag=IMAGE_TAG)
 
 
 def _common_environment(ctx: SeedContext) -> None:
@@ -96,7 +127,7 @@ def _eks(ctx: SeedContext, image: str, dsn: str) -> None:
     per_service = {role: {k: v for k, v in ctx.service_environment[role].items() if k not in common}
                    for role in ("server", "drain")}
     per_service["drain"].update({"LAUNCHER_IMAGE": image.rsplit(":", 1)[0].replace("backend", "launcher"),
-                                 "LAUNCHER_IMAGE_TAG": "v3.0.0"})
+                                 "LAUNCHER_IMAGE_TAG": IMAGE_TAG})
     release = HelmRelease(
         namespace="spacelift", image=image, shared=shared, per_service=per_service, role_arns=roles,
         server_domain=ctx.environment["SERVER_DOMAIN"],
@@ -130,7 +161,7 @@ def seed(ctx: SeedContext) -> None:
     dsn = f"postgres://spacelift:{DEMO_DB_PASSWORD}@{database_host}:5432/spacelift?statement_cache_capacity=0"
     if ctx.variant == "eks":
         _common_environment(ctx)
-        _eks(ctx, f"{ecr_backend}:v3.0.0", dsn)
+        _eks(ctx, f"{ecr_backend}:{IMAGE_TAG}", dsn)
         return
     db_secret = _secret(ctx, f"spacelift/db-conn-string-{ctx.suffix}", json.dumps({"DATABASE_URL": dsn}))
     shared_secret = _secret(ctx, f"spacelift/shared-secrets-{ctx.suffix}", '{"LICENSE_TOKEN": "demo-license"}')
@@ -139,11 +170,19 @@ def seed(ctx: SeedContext) -> None:
         if not ctx.mutated(f"unreplicated-secret:{kind}"):
             ctx.client("secretsmanager").replicate_secret_to_regions(
                 SecretId=arn, AddReplicaRegions=[{"Region": ctx.backup}])
+    # The legacy installer kept the read-only connection string in Parameter Store; parameters never
+    # replicate, so a DR-ready set-up creates the same parameter in the backup region.
+    parameter = f"/spacelift/{ctx.suffix}/database-read-only-url"
+    for region in (ctx.primary, ctx.backup):
+        if region == ctx.backup and ctx.mutated("ssm-parameter-missing:backup"):
+            continue
+        ctx.client("ssm", region).put_parameter(Name=parameter, Type="SecureString", Value=dsn)
+    ctx.secrets.setdefault("DATABASE_READ_ONLY_URL", f"arn:aws:ssm:{ctx.primary}:{ctx.account}:parameter{parameter}")
     ctx.secrets.setdefault("DATABASE_URL", f"{db_secret}:DATABASE_URL::")
     ctx.secrets.setdefault("LICENSE_TOKEN", f"{shared_secret}:LICENSE_TOKEN::")
 
     _common_environment(ctx)
-
+    roles = seed_roles(ctx, sorted(ctx.secrets.values()))
     ecs = ctx.client("ecs")
     ecs.create_cluster(clusterName=ctx.facts.setdefault("ecs_cluster", f"spacelift-{ctx.suffix}"))
     task_definitions: dict[str, str] = {}
@@ -151,7 +190,7 @@ def seed(ctx: SeedContext) -> None:
         environment = {**ctx.environment, **ctx.service_environment[role], **ctx.extra_environment}
         container: dict[str, Any] = {
             "name": role,
-            "image": f"{ecr_backend}:v3.0.0",
+            "image": f"{ecr_backend}:{IMAGE_TAG}",
             "command": COMMANDS[role],
             "essential": True,
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
@@ -164,6 +203,7 @@ def seed(ctx: SeedContext) -> None:
         cpu, memory = RESOURCES[role]
         registered = ecs.register_task_definition(
             family=f"{role}-{ctx.suffix}", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+            taskRoleArn=roles[role][0], executionRoleArn=roles[role][1],
             cpu=cpu, memory=memory, containerDefinitions=[container], volumes=volumes)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         task_definitions[role] = arn

@@ -23,10 +23,14 @@ from .s3 import arn_region
 BROKER_TYPES = ("builtin", "iotcore")
 ALIAS_TTL_SECONDS = 60  # Route 53 alias records have no TTL of their own; resolvers see the target's 60 s
 ROUTE53_REGION = "us-east-1"  # Route 53 is a global service signed in us-east-1
+ACM_KEY_TYPES = ("RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1")
 
 # Names AWS generates for its resources: they belong to one region and cannot be repointed.
 _PROVIDER_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
-_IOT_DEFAULT = re.compile(r"\.iot(-fips)?\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}\.amazonaws\.com(\.cn)?$")
+_IOT_DEFAULT = re.compile(
+    r"\.iot(-fips)?\.(?P<region>[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2})\.amazonaws\.com(\.cn)?$")
+GLOBAL_ACCELERATOR_REGION = "us-west-2"  # the Global Accelerator API is served from us-west-2 only
+MAX_CHAIN = 10  # names followed through the account's zones before a chain counts as unresolvable
 
 
 def normalise_dns(name: str) -> str:
@@ -61,6 +65,12 @@ def is_provider_generated(host: str) -> bool:
     """A name AWS generated (``*.elb.amazonaws.com``, ``*.iot.<region>.amazonaws.com``, …)."""
     host = normalise_dns(host)
     return host.endswith(_PROVIDER_SUFFIXES) or f".{host}" in _PROVIDER_SUFFIXES
+
+
+def iot_endpoint_region(host: str) -> str | None:
+    """The region of an AWS IoT data endpoint name (``…-ats.iot.eu-west-1.amazonaws.com``), else None."""
+    match = _IOT_DEFAULT.search(normalise_dns(host))
+    return match.group("region") if match else None
 
 
 def is_iot_default_endpoint(host: str) -> bool:
@@ -264,8 +274,10 @@ class Listener:
                                               if c.get("CertificateArn")))
 
     @property
-    def terminates_tls_for_https(self) -> bool:
-        return self.protocol == "HTTPS"
+    def terminates_tls(self) -> bool:
+        """An HTTPS listener (application load balancer) or a TLS one (network load balancer): both
+        present an ACM certificate to clients."""
+        return self.protocol in {"HTTPS", "TLS"}
 
 
 @dataclass(frozen=True)
@@ -313,6 +325,8 @@ class DomainConfiguration:
     domain_name: str | None
     status: str
     domain_type: str | None
+    service_type: str | None = None
+    server_certificates: tuple[tuple[str, str, str | None], ...] = ()  # (arn, status, status detail)
 
     @classmethod
     def from_api(cls, description: dict[str, Any]) -> DomainConfiguration:
@@ -320,28 +334,58 @@ class DomainConfiguration:
         return cls(name=description.get("domainConfigurationName", ""),
                    domain_name=normalise_dns(domain) if domain else None,
                    status=str(description.get("domainConfigurationStatus", "")),
-                   domain_type=description.get("domainType"))
+                   domain_type=description.get("domainType"),
+                   service_type=description.get("serviceType"),
+                   server_certificates=tuple(
+                       (str(c.get("serverCertificateArn", "")), str(c.get("serverCertificateStatus", "not reported")),
+                        c.get("serverCertificateStatusDetail"))
+                       for c in description.get("serverCertificates") or []))
 
     @property
     def enabled(self) -> bool:
         return self.status == "ENABLED"
+
+    @property
+    def problems(self) -> list[str]:
+        """Why workers could not connect through this configuration: not ENABLED, not the MQTT data
+        service, or a server certificate IoT does not consider VALID (expired, revoked, wrong name)."""
+        found = []
+        if not self.enabled:
+            found.append(f"{self.name} is {self.status or 'of unknown status'}")
+        if self.service_type != "DATA":
+            found.append(f"{self.name} serves {self.service_type or 'an unreported serviceType'}, not DATA")
+        if not self.server_certificates:
+            found.append(f"{self.name} has no server certificate")
+        for arn, status, detail in self.server_certificates:
+            if status != "VALID":
+                found.append(f"{self.name}'s server certificate {arn} is {status}" + (f" ({detail})" if detail else ""))
+        return found
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
 
     def serves(self, host: str) -> bool:
         return self.domain_name is not None and self.domain_name == normalise_dns(host)
 
     def summary(self) -> dict[str, Any]:
         return {"domainConfigurationName": self.name, "domainName": self.domain_name,
-                "domainConfigurationStatus": self.status}
+                "domainConfigurationStatus": self.status, "serviceType": self.service_type,
+                "serverCertificates": [{"serverCertificateArn": a, "serverCertificateStatus": s,
+                                        **({"serverCertificateStatusDetail": d} if d else {})}
+                                       for a, s, d in self.server_certificates]}
 
 
 @dataclass(frozen=True)
 class IotCertificate:
     id: str
     status: str
+    arn: str = ""
 
     @classmethod
     def from_api(cls, certificate: dict[str, Any]) -> IotCertificate:
-        return cls(id=str(certificate["certificateId"]), status=str(certificate.get("status", "")))
+        return cls(id=str(certificate["certificateId"]), status=str(certificate.get("status", "")),
+                   arn=str(certificate.get("certificateArn", "")))
 
     @property
     def active(self) -> bool:
@@ -359,24 +403,74 @@ def missing_in(primary: list[IotCertificate], backup: list[IotCertificate]) -> d
             if in_backup.get(cid) != "ACTIVE"}
 
 
+def worker_certificate_gaps(primary: list[IotCertificate], primary_policies: dict[str, set[str]],
+                            backup: list[IotCertificate], backup_policies: dict[str, set[str]]) -> dict[str, str]:
+    """Worker certificates (ACTIVE in the primary region with an IoT policy attached there) that workers
+    could not connect with in the backup region → why: absent or not ACTIVE there, or without the same
+    policies attached (an attached policy is what lets the certificate connect and publish)."""
+    in_backup = {c.id: c.status for c in backup}
+    gaps = {}
+    for certificate in sorted(primary, key=lambda c: c.id):
+        wanted = primary_policies.get(certificate.id, set())
+        if not certificate.active or not wanted:
+            continue
+        status = in_backup.get(certificate.id, "absent")
+        if status != "ACTIVE":
+            gaps[certificate.id] = status
+            continue
+        lacking = sorted(wanted - backup_policies.get(certificate.id, set()))
+        if lacking:
+            gaps[certificate.id] = f"ACTIVE without polic{'y' if len(lacking) == 1 else 'ies'} {', '.join(lacking)}"
+    return gaps
+
+
 # -- reads ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a record's target turned out to be, followed through the account's zones where it is a name there.
+
+    ``kind`` is None when nothing that exists answers to the name (a dangling record).
+    """
+
+    name: str
+    kind: str | None  # load balancer | CloudFront distribution | Global Accelerator accelerator | IoT endpoint
+    load_balancer: LoadBalancer | None = None
+    via: tuple[str, ...] = ()  # names followed through the account's zones, in order
+    ttl: int | None = None  # the largest TTL of the records followed (None when none was followed)
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "is": self.kind or "nothing that exists",
+                **({"followed": list(self.via), "TTL": self.ttl} if self.via else {})}
+
+
+@dataclass(frozen=True)
 class Route:
-    """Where one record of a name sends traffic: the load balancer it resolves to, if any."""
+    """Where one record of a name sends traffic: what each of its targets resolves to."""
 
     zone: HostedZone
     record: RecordSet
-    load_balancers: tuple[LoadBalancer | None, ...]  # one per target, None when no such load balancer
+    targets: tuple[Target, ...]
+
+    @property
+    def load_balancers(self) -> tuple[LoadBalancer | None, ...]:
+        return tuple(t.load_balancer for t in self.targets)
 
     @property
     def dangling_targets(self) -> list[str]:
-        return [t for t, lb in zip(self.record.targets, self.load_balancers, strict=True) if lb is None]
+        return [t.name for t in self.targets if t.kind is None]
+
+    @property
+    def ttl(self) -> int | None:
+        """How long resolvers may keep the answer: the largest TTL along the chain of records."""
+        ttls = [self.record.ttl, *(t.ttl for t in self.targets if t.via)]
+        return None if any(t is None for t in ttls) else max(t for t in ttls if t is not None)
 
     def summary(self) -> dict[str, Any]:
         return {"HostedZone": self.zone.name, "PrivateZone": self.zone.private, **self.record.summary(),
-                "LoadBalancers": [lb.name if lb else None for lb in self.load_balancers]}
+                "LoadBalancers": [lb.name if lb else None for lb in self.load_balancers],
+                "Resolved": [t.summary() for t in self.targets]}
 
 
 class BrokerFacts:
@@ -405,17 +499,84 @@ class BrokerFacts:
     def zones_for(self, host: str) -> list[HostedZone]:
         return most_specific_zones(host, self.hosted_zones)
 
+    def _answering(self, zone: HostedZone, host: str) -> list[RecordSet]:
+        answering = [r for r in self.records(zone) if r.routes_traffic]
+        records = [r for r in answering if r.name == host]
+        if not records:  # DNS answers from a wildcard record only when no record has the exact name
+            records = [r for r in answering if r.name.startswith("*.") and name_covers(r.name, host)]
+        return records
+
     def routes(self, host: str) -> dict[HostedZone, list[Route]]:
-        """Per zone that holds ``host``: its A/AAAA/CNAME records and the load balancers they reach."""
+        """Per zone that holds ``host``: its A/AAAA/CNAME records and what their targets resolve to."""
         host = normalise_dns(host)
-        found: dict[HostedZone, list[Route]] = {}
-        for zone in self.zones_for(host):
-            answering = [r for r in self.records(zone) if r.routes_traffic]
-            records = [r for r in answering if r.name == host]
-            if not records:  # DNS answers from a wildcard record only when no record has the exact name
-                records = [r for r in answering if r.name.startswith("*.") and name_covers(r.name, host)]
-            found[zone] = [Route(zone, r, tuple(self.load_balancer_by_dns(t) for t in r.targets)) for r in records]
-        return found
+        return {zone: [Route(zone, r, tuple(self.resolve(t, frozenset({host})) for t in r.targets))
+                       for r in self._answering(zone, host)]
+                for zone in self.zones_for(host)}
+
+    def resolve(self, name: str, seen: frozenset[str] = frozenset()) -> Target:
+        """What a record target is: an AWS resource that exists (load balancer, CloudFront distribution,
+        Global Accelerator accelerator, IoT data endpoint), or a name in the account's zones whose own
+        records are followed (up to ten names, never in a loop)."""
+        name = normalise_dns(name)
+        iot_region = iot_endpoint_region(name)
+        if iot_region is not None:
+            return Target(name, "IoT endpoint" if name == self.iot_endpoint(iot_region) else None)
+        if name.endswith(".cloudfront.net"):
+            return Target(name, "CloudFront distribution" if name in self.cloudfront_domains() else None)
+        if name.endswith(".awsglobalaccelerator.com"):
+            return Target(name, "Global Accelerator accelerator" if name in self.accelerator_dns_names() else None)
+        lb = self.load_balancer_by_dns(name)
+        if lb is not None:
+            return Target(name, "load balancer", load_balancer=lb)
+        zones = self.zones_for(name)
+        if not zones or name in seen or len(seen) >= MAX_CHAIN:
+            return Target(name, None)
+        records = [r for zone in zones for r in self._answering(zone, name)]
+        inner = [self.resolve(t, seen | {name}) for r in records for t in r.targets]
+        if not inner:
+            return Target(name, None, via=(name,))
+        ttls = [r.ttl for r in records] + [t.ttl for t in inner if t.via]
+        ttl = None if any(t is None for t in ttls) else max(t for t in ttls if t is not None)
+        dangling = next((t for t in inner if t.kind is None), None)
+        chosen = dangling or inner[0]
+        return Target(name, chosen.kind, chosen.load_balancer, (name, *chosen.via), ttl)
+
+    # CloudFront, Global Accelerator, IoT endpoints -------------------------------------------------
+
+    @cached_property
+    def _cloudfront(self) -> frozenset[str]:
+        domains: set[str] = set()
+        marker: str | None = None
+        for _ in range(1000):  # each page is a read of its own; a thousand pages is far beyond any account
+            params = {"Marker": marker} if marker else {}
+            response = self._aws.call("cloudfront", ROUTE53_REGION, "ListDistributions",
+                                      resource="cloudfront distributions", **params)
+            listing = (response or {}).get("DistributionList") or {}
+            domains.update(normalise_dns(str(d.get("DomainName", ""))) for d in listing.get("Items") or [])
+            marker = listing.get("NextMarker") if listing.get("IsTruncated") else None
+            if not marker:
+                break
+        return frozenset(domains)
+
+    def cloudfront_domains(self) -> frozenset[str]:
+        """The ``*.cloudfront.net`` names of the account's distributions."""
+        return self._cloudfront
+
+    def accelerator_dns_names(self) -> frozenset[str]:
+        """The DNS names (IPv4 and dual-stack) of the account's Global Accelerator accelerators (an API
+        served from us-west-2 only)."""
+        found = self._aws.paginate("globalaccelerator", GLOBAL_ACCELERATOR_REGION, "ListAccelerators",
+                                   "Accelerators", resource="global accelerators")
+        assert found is not None
+        return frozenset(normalise_dns(str(a.get(k))) for a in found for k in ("DnsName", "DualStackDnsName")
+                         if a.get(k))
+
+    def iot_endpoint(self, region: str) -> str:
+        """The account's IoT data endpoint (ATS) in ``region``."""
+        response = self._aws.call("iot", region, "DescribeEndpoint", resource=f"iot data endpoint in {region}",
+                                  endpointType="iot:Data-ATS")
+        assert response is not None
+        return normalise_dns(str(response.get("endpointAddress", "")))
 
     # ELBv2 -------------------------------------------------------------------------------------------
 
@@ -512,6 +673,27 @@ class BrokerFacts:
                                   absent=("ResourceNotFoundException",), CertificateArn=arn)
         return None if response is None else AcmCertificate.from_api(response["Certificate"])
 
+    def issued_certificates(self, region: str) -> list[dict[str, Any]]:
+        """``ListCertificates`` of ISSUED certificates of every key type (ACM lists only RSA_2048 ones
+        unless asked for the others)."""
+        found = self._aws.paginate("acm", region, "ListCertificates", "CertificateSummaryList",
+                                   resource=f"acm certificates in {region}", CertificateStatuses=["ISSUED"],
+                                   Includes={"keyTypes": list(ACM_KEY_TYPES)})
+        assert found is not None
+        return list(found)
+
+    def certificates_covering(self, host: str, region: str) -> list[AcmCertificate]:
+        """The ISSUED certificates in ``region`` that cover ``host``, described (names and NotAfter from
+        ``DescribeCertificate``: a summary lists at most a hundred names)."""
+        arns = [str(summary["CertificateArn"]) for summary in self.issued_certificates(region)
+                if summary.get("CertificateArn") and (
+                    summary.get("HasAdditionalSubjectAlternativeNames") is True
+                    or any(name_covers(str(n), host) for n in [summary.get("DomainName", ""),
+                                                               *(summary.get("SubjectAlternativeNameSummaries")
+                                                                 or [])]))]
+        described = [self.acm_certificate(arn) for arn in arns]
+        return [c for c in described if c is not None and c.covers(host)]
+
     # IoT Core ----------------------------------------------------------------------------------------
 
     def domain_configurations(self, region: str) -> list[DomainConfiguration]:
@@ -536,3 +718,19 @@ class BrokerFacts:
                                    resource=f"iot certificates in {region}")
         assert found is not None
         return [IotCertificate.from_api(c) for c in found]
+
+    def attached_policies(self, region: str, certificate: IotCertificate) -> set[str]:
+        """The IoT policies attached to the certificate (``ListAttachedPolicies`` with it as target)."""
+        if not certificate.arn:
+            raise Unobservable("iot:ListCertificates", f"iot certificates in {region}",
+                               f"certificate {certificate.id} is listed without its certificateArn")
+        found = self._aws.paginate("iot", region, "ListAttachedPolicies", "policies", resource=certificate.arn,
+                                   target=certificate.arn)
+        assert found is not None
+        return {str(p.get("policyName", "")) for p in found}
+
+    def policies_of_active(self, region: str, certificates: list[IotCertificate],
+                           only: set[str] | None = None) -> dict[str, set[str]]:
+        """The attached policies of each ACTIVE certificate (of those in ``only``, when given)."""
+        return {c.id: self.attached_policies(region, c) for c in certificates
+                if c.active and (only is None or c.id in only)}

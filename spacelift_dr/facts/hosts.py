@@ -18,8 +18,10 @@ _VERSION_IN_TEXT = {
     "terraform": re.compile(r"Terraform v(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)"),
     "tofu": re.compile(r"OpenTofu v(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)"),
     "aws": re.compile(r"aws-cli/(\d+\.\d+\.\d+)"),
+    "terragrunt": re.compile(r"terragrunt version v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)"),
 }
-_VERSION_COMMAND = {"terraform": "terraform version", "tofu": "tofu version", "aws": "aws --version"}
+_VERSION_COMMAND = {"terraform": "terraform version", "tofu": "tofu version", "aws": "aws --version",
+                    "terragrunt": "terragrunt --version"}
 
 
 def version_from_output(tool: str, output: str) -> Version | None:
@@ -76,7 +78,8 @@ class Workstation:
         return True
 
     def tool_version(self, tool: str) -> Version | None:
-        """The installed version of ``terraform``, ``tofu`` or ``aws``; None when it is not installed."""
+        """The installed version of ``terraform``, ``tofu``, ``aws`` or ``terragrunt``; None when it is not
+        installed."""
         if tool not in self._versions:
             try:
                 self._versions[tool] = self._read_version(tool)

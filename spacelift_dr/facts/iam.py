@@ -8,7 +8,9 @@ never turns into "can assume".
 What it understands: ``Principal``/``NotPrincipal`` with ``AWS`` principals (role, user and
 assumed-role ARNs, account ids, ``arn:…:root``, ``*`` and ``*``/``?`` wildcards), ``Action``/
 ``NotAction`` patterns, ``Allow``/``Deny`` (an explicit Deny wins), and conditions on
-``aws:MultiFactorAuthPresent`` (``Bool``, ``BoolIfExists``) and ``sts:ExternalId`` (``StringEquals``,
+``aws:MultiFactorAuthPresent`` (``Bool``, ``BoolIfExists``), ``aws:MultiFactorAuthAge``
+(``NumericLessThan``, ``NumericLessThanEquals``), ``aws:PrincipalArn`` (``StringEquals``, ``StringLike``,
+``ArnEquals``, ``ArnLike`` and their negations) and ``sts:ExternalId`` (``StringEquals``,
 ``StringLike``, ``StringNotEquals``, ``StringNotLike``, each also ``…IfExists``). A principal trusted
 through its account (``123456789012`` or ``arn:aws:iam::123456789012:root``) still needs an identity
 policy allowing ``sts:AssumeRole`` in that account; the decision says so (``via_account``).
@@ -24,6 +26,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+
+import botocore.exceptions
 
 from ..aws import AwsAccess
 from ..errors import Unobservable
@@ -151,6 +155,10 @@ def _condition_holds(operator: str, key: str, values: list[Any], caller: Caller)
     if_exists = op.endswith("ifexists")
     base = op.removesuffix("ifexists")
     key = key.lower()
+    if key == "aws:principalarn":
+        return _principal_arn_holds(base, values, caller)
+    if key == "aws:multifactorauthage":
+        return _mfa_age_holds(base, if_exists, values, caller)
     if key == "aws:multifactorauthpresent" and base == "bool":
         if caller.mfa is None:
             return if_exists
@@ -171,6 +179,73 @@ def _condition_holds(operator: str, key: str, values: list[Any], caller: Caller)
             hit = any(str(v) == value for v in values)
         return not hit if negated else hit
     return None
+
+
+# -- aws:PrincipalArn and aws:MultiFactorAuthAge (DR-CON-06, DR-CON-07) ------------------------------
+
+_PRINCIPAL_ARN_OPS = {"stringequals", "stringlike", "arnequals", "arnlike",
+                      "stringnotequals", "stringnotlike", "arnnotequals", "arnnotlike"}
+# A caller signing in with MFA for the break-glass procedure does so just before assuming the role.
+FRESH_MFA_AGE_SECONDS = 0
+
+
+def _glob(pattern: str, value: str) -> bool:
+    """IAM's ``*`` (any run of characters) and ``?`` (one character); nothing else is special."""
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def _arn_like(pattern: str, arn: str) -> bool:
+    """``ArnLike``/``ArnEquals``: each of the six colon-separated parts matched on its own, with wildcards."""
+    wanted, actual = pattern.split(":", 5), arn.split(":", 5)
+    return len(wanted) == len(actual) == 6 and all(_glob(w, a) for w, a in zip(wanted, actual, strict=True))
+
+
+def principal_arn(caller: Caller) -> str | None:
+    """The value of ``aws:PrincipalArn`` for the caller: a user's or role's ARN (a role session's is its
+    role's ARN, without the path a session ARN does not show); None when only the account is known."""
+    if caller.arn is None:
+        return None
+    match = _ARN.match(caller.arn)
+    if match is None:
+        return None
+    partition, service, account, resource = match.groups()
+    if service == "sts" and resource.startswith("assumed-role/"):
+        return f"arn:{partition}:iam::{account}:role/{resource.split('/')[1]}"
+    return caller.arn
+
+
+def _principal_arn_holds(base: str, values: list[Any], caller: Caller) -> bool | None:
+    """``aws:PrincipalArn`` is always present in a request; a caller known only by its account has no
+    known ARN, and an operator not listed here is not modelled: None."""
+    arn = principal_arn(caller)
+    if arn is None or base not in _PRINCIPAL_ARN_OPS:
+        return None
+    negated = "not" in base
+    positive = base.replace("not", "", 1) if negated else base
+    if positive == "stringequals":
+        hit = any(str(v) == arn for v in values)
+    elif positive == "stringlike":
+        hit = any(_glob(str(v), arn) for v in values)
+    else:  # ArnEquals and ArnLike match alike (both take wildcards)
+        hit = any(_arn_like(str(v), arn) for v in values)
+    return not hit if negated else hit
+
+
+def _mfa_age_holds(base: str, if_exists: bool, values: list[Any], caller: Caller) -> bool | None:
+    """``NumericLessThan``/``NumericLessThanEquals`` on ``aws:MultiFactorAuthAge``: the key exists only
+    when the caller signed in with MFA (then its age is fresh); absent, the condition is false unless
+    ``…IfExists``. Other operators are not modelled: None."""
+    if base not in {"numericlessthan", "numericlessthanequals"}:
+        return None
+    try:
+        bounds = [float(str(v)) for v in values]
+    except ValueError:
+        return None
+    if caller.mfa is not True:
+        return if_exists
+    age = FRESH_MFA_AGE_SECONDS
+    return any(age < bound if base == "numericlessthan" else age <= bound for bound in bounds)
 
 
 @dataclass(frozen=True)
@@ -377,27 +452,52 @@ def mfa_requirement(policy: TrustPolicy, account: str) -> MfaRequirement:
 class Role:
     """An IAM role read with ``GetRole``, ``ListAttachedRolePolicies`` and ``ListRolePolicies``."""
 
-    def __init__(self, arn: str, aws: AwsAccess, region: str, caller_account: str | None) -> None:
+    def __init__(self, arn: str, aws: AwsAccess, region: str, caller_account: str | None,
+                 accounts: dict[str, str] | None = None) -> None:
         self.arn = arn
         self.name = role_name(arn)
         self._aws = aws
         self._region = region
         self._caller_account = caller_account
+        self._accounts = accounts or {}
 
     def __repr__(self) -> str:
         return f"Role({self.arn!r})"
 
-    def _readable(self, action: str) -> None:
+    @property
+    def read_through(self) -> str | None:
+        """The AWS profile (``continuity.accounts``) the role is read through; None: the run's own credentials."""
         account = arn_account(self.arn)
+        return self._accounts.get(account) if account else None
+
+    def _readable(self, action: str) -> AwsAccess:
+        """The access that reads the role in its own account: the profile ``continuity.accounts`` names for
+        it (checked to be that account's), or the run's credentials when the role is in their account."""
+        account = arn_account(self.arn)
+        profile = self.read_through
+        if account and profile:
+            try:
+                access = self._aws.for_profile(profile)
+            except botocore.exceptions.ProfileNotFound:
+                raise Unobservable(action, self.arn, f"continuity.accounts names profile {profile} for account "
+                                                     f"{account}, which the AWS config files do not have") from None
+            identity = access.call("sts", self._region, "GetCallerIdentity", resource=f"profile {profile}")
+            seen = str((identity or {}).get("Account", ""))
+            if seen != account:
+                raise Unobservable(action, self.arn, f"continuity.accounts names profile {profile} for account "
+                                                     f"{account}, but its credentials are account {seen or '?'}")
+            return access
         if self._caller_account and account and account != self._caller_account:
             raise Unobservable(action, self.arn, f"the role is in account {account}, the suite's credentials "
-                                                 f"in account {self._caller_account}")
+                                                 f"in account {self._caller_account}: name an AWS profile for "
+                                                 f"{account} under continuity.accounts")
+        return self._aws
 
     @cached_property
     def _role(self) -> dict[str, Any] | None:
-        self._readable("iam:GetRole")
-        response = self._aws.call("iam", self._region, "GetRole", resource=self.arn, absent=("NoSuchEntity",),
-                                  RoleName=self.name)
+        aws = self._readable("iam:GetRole")
+        response = aws.call("iam", self._region, "GetRole", resource=self.arn, absent=("NoSuchEntity",),
+                            RoleName=self.name)
         return None if response is None else dict(response.get("Role") or {})
 
     @property
@@ -424,15 +524,15 @@ class Role:
 
     @cached_property
     def attached_policies(self) -> list[str]:
-        self._readable("iam:ListAttachedRolePolicies")
-        items = self._aws.paginate("iam", self._region, "ListAttachedRolePolicies", "AttachedPolicies",
+        aws = self._readable("iam:ListAttachedRolePolicies")
+        items = aws.paginate("iam", self._region, "ListAttachedRolePolicies", "AttachedPolicies",
                                    resource=self.arn, RoleName=self.name)
         return [str(p.get("PolicyArn")) for p in items or []]
 
     @cached_property
     def inline_policies(self) -> list[str]:
-        self._readable("iam:ListRolePolicies")
-        items = self._aws.paginate("iam", self._region, "ListRolePolicies", "PolicyNames", resource=self.arn,
+        aws = self._readable("iam:ListRolePolicies")
+        items = aws.paginate("iam", self._region, "ListRolePolicies", "PolicyNames", resource=self.arn,
                                    RoleName=self.name)
         return [str(p) for p in items or []]
 
@@ -444,9 +544,10 @@ class RoleFacts:
     aws: AwsAccess
     region: str
     caller_account: str | None = None
+    accounts: dict[str, str] = field(default_factory=dict)  # continuity.accounts: account id → AWS profile
     _roles: dict[str, Role] = field(default_factory=dict)
 
     def role(self, arn: str) -> Role:
         if arn not in self._roles:
-            self._roles[arn] = Role(arn, self.aws, self.region, self.caller_account)
+            self._roles[arn] = Role(arn, self.aws, self.region, self.caller_account, self.accounts)
         return self._roles[arn]

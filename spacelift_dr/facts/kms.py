@@ -116,6 +116,30 @@ class KeyMetadata:
         }
 
 
+def alias_name(key_id: str) -> str | None:
+    """``alias/x`` for an alias name or alias ARN (``arn:aws:kms:eu-west-1:123456789012:alias/x``); None
+    for key IDs and key ARNs."""
+    if key_id.startswith("alias/"):
+        return key_id
+    if key_id.startswith("arn:") and ":alias/" in key_id:
+        return "alias/" + key_id.split(":alias/", 1)[1]
+    return None
+
+
+@dataclass(frozen=True)
+class SettingResolution:
+    """What a key setting resolves to in one region: its form, the key the alias targets there, and why
+    it would not work there (``problem``) or what the deployment there must change (``note``)."""
+
+    form: str  # alias | key ARN | key ID
+    target_arn: str | None
+    problem: str | None = None
+    note: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"form": self.form, "alias_targets": self.target_arn, "problem": self.problem, "note": self.note}
+
+
 class Key:
     """A KMS key as a setting names it, resolved with read-only calls made once per run.
 
@@ -188,6 +212,32 @@ class Key:
         if not copy.enabled:
             return f"its copy {copy.arn} in {region} is {copy.key_state}"
         return None
+
+    def setting_in(self, region: str) -> SettingResolution:
+        """How the setting's value resolves in ``region`` for replacement services started there.
+
+        An alias must exist in ``region`` and target the copy of this key there: aliases are regional and
+        never replicate with a multi-region key. A key ARN names one region: the backup deployment must
+        change it (noted, not a failure: the replica's ARN is known). A bare key ID resolves everywhere.
+        """
+        alias = alias_name(self.key_id)
+        if alias is None:
+            arn_home = arn_region(self.key_id)
+            if arn_home is not None and arn_home != region:
+                copy = self.copy_in(region)
+                return SettingResolution("key ARN", None, note=(
+                    f"the setting is a key ARN in {arn_home}: the backup deployment must set it to "
+                    f"{copy.arn if copy else 'the key copy in ' + region}"))
+            return SettingResolution("key ARN" if arn_home else "key ID", None)
+        target = self._facts.describe(alias, region)
+        if target is None:
+            return SettingResolution("alias", None, problem=(
+                f"alias {alias} does not exist in {region} (aliases are regional and never replicate with the "
+                f"key)"))
+        if target.key_id != self.metadata.key_id or target.region != region:
+            return SettingResolution("alias", target.arn, problem=(
+                f"alias {alias} in {region} targets {target.arn}, not the copy of {self.metadata.arn}"))
+        return SettingResolution("alias", target.arn)
 
     @property
     def rotation_enabled(self) -> bool | None:

@@ -323,9 +323,12 @@ class RsaKeys:
             state = "does not exist" if described is None else "is scheduled for deletion"
             return EscrowCopy("secret", secret_id, f"escrow secret {secret_id} {state}", None,
                               observed={**origin, "secret": described.summary() if described else None})
-        observed = {**origin, "secret": described.summary()}
+        observed: dict[str, Any] = {**origin, "secret": described.summary()}
         problem = None
-        if not described.in_sync_in(backup):
+        if arn_region(described.arn) == backup:
+            # Created in the backup region: it is itself the copy there, whatever happens to the primary.
+            observed["created_in_backup_region"] = True
+        elif not described.in_sync_in(backup):
             problem = (f"escrow secret {described.name} is not replicated to {backup} "
                        f"(replica status: {described.replica_status(backup) or 'no replica'}, expected InSync)")
         running_described = self.describe_secret(running.secret_id) if running else None

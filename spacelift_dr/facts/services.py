@@ -129,6 +129,26 @@ class Image:
         match = self._ecr
         return match.group("account") if match else None
 
+    @property
+    def digest(self) -> str | None:
+        """``sha256:…`` when the reference pins a digest (``repo@sha256:…``)."""
+        return self.reference.split("@", 1)[1] if "@" in self.reference else None
+
+    @property
+    def tag(self) -> str:
+        """The tag the reference names (Docker's default ``latest`` when it names neither tag nor digest)."""
+        last = self.reference.split("@", 1)[0].rsplit("/", 1)[-1]
+        return last.split(":", 1)[1] if ":" in last else "latest"
+
+    @property
+    def image_id(self) -> dict[str, str]:
+        """ECR's ``imageIds`` entry for this reference: the digest when pinned, else the tag."""
+        return {"imageDigest": self.digest} if self.digest else {"imageTag": self.tag}
+
+    @property
+    def version(self) -> str:
+        return self.digest or self.tag
+
     def summary(self) -> dict[str, Any]:
         data: dict[str, Any] = {"image": self.reference, "registry": self.registry, "repository": self.repository}
         if self.in_private_ecr:
@@ -238,6 +258,38 @@ class SecretReplication:
                                       for r in self.replicas]}
 
 
+@dataclass(frozen=True)
+class ParameterReference:
+    """An SSM Parameter Store reference of a task definition (``valueFrom``): a parameter ARN, or a bare
+    name for a parameter in the task's own region. Parameters never replicate: a replacement task in the
+    backup region needs a parameter of the same name there."""
+
+    arn: str
+    region: str
+    name: str  # as written: "/spacelift/db-url" or "db-url"
+
+    @classmethod
+    def parse(cls, value_from: str, home_region: str, account: str,
+              partition: str = "aws") -> ParameterReference | None:
+        parts = value_from.split(":", 5)
+        if value_from.startswith("arn:"):
+            if len(parts) < 6 or parts[2] != "ssm" or not parts[5].startswith("parameter"):
+                return None
+            resource = parts[5].removeprefix("parameter")
+            name = resource if resource.count("/") > 1 else resource.removeprefix("/")
+            return cls(value_from, parts[3] or home_region, name)
+        if ":" in value_from or not value_from:
+            return None
+        path = value_from if value_from.startswith("/") else f"/{value_from}"
+        return cls(f"arn:{partition}:ssm:{home_region}:{account}:parameter{path}", home_region, value_from)
+
+    @property
+    def names(self) -> list[str]:
+        """The names the ARN may stand for: ``parameter/x`` is the ARN of both ``x`` and ``/x``."""
+        bare = self.name.lstrip("/")
+        return [self.name] if "/" in bare else list(dict.fromkeys([self.name, bare, f"/{bare}"]))
+
+
 # -- reads ---------------------------------------------------------------------------------------------
 
 
@@ -262,8 +314,42 @@ class ServiceFacts:
                                f"read account {replication.registry_id}'s")
         return replication
 
+    def replication_rules_shown(self, image: Image, region: str) -> list[dict[str, Any]] | str:
+        """The registry rules replicating the image's repository to ``region``, for the evidence only: the
+        verdict rests on the images found there (a rule copies only later pushes)."""
+        try:
+            return [r.summary() for r in self.registry_replication(image).rules_replicating(image.repository, region)]
+        except Unobservable as error:
+            return f"not observed ({error})"
+
     def secret(self, arn: str) -> SecretReplication | None:
         """The secret's replication, or None when the referenced secret does not exist."""
         response = self._aws.call("secretsmanager", arn_region(arn) or "us-east-1", "DescribeSecret",
                                   resource=arn, absent=("ResourceNotFoundException",), SecretId=arn)
         return None if response is None else SecretReplication.from_api(response)
+
+    def parameters_named(self, region: str, names: list[str]) -> list[str]:
+        """The names of the SSM parameters in ``region`` among ``names`` (``DescribeParameters``: metadata
+        only, never a value)."""
+        found = self._aws.paginate("ssm", region, "DescribeParameters", "Parameters",
+                                   resource=f"ssm parameter {names[0]} in {region}",
+                                   ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": names}])
+        assert found is not None
+        return sorted(str(p.get("Name", "")) for p in found if p.get("Name") in names)
+
+    def image_digest(self, image: Image, region: str) -> str | None:
+        """The digest the image's tag (or pinned digest) has in the repository of the same name in ``region``
+        (``DescribeImages``); None when that repository or that image is not there."""
+        resource = f"{image.repository}:{image.version} in {region}"
+        response = self._aws.call("ecr", region, "DescribeImages", resource=resource,
+                                  absent=("RepositoryNotFoundException", "ImageNotFoundException"),
+                                  repositoryName=image.repository, registryId=image.ecr_account or "",
+                                  imageIds=[image.image_id])
+        if response is None:
+            return None
+        details = response.get("imageDetails") or []
+        digests = {str(d.get("imageDigest")) for d in details if d.get("imageDigest")}
+        if len(digests) != 1:
+            raise Unobservable("ecr:DescribeImages", resource,
+                               f"expected one image with a digest, the answer has {len(digests)}")
+        return digests.pop()
