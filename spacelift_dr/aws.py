@@ -18,16 +18,15 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import boto3
-import botocore.exceptions
-import botocore.parsers
-import botocore.session
-from botocore import xform_name
-from botocore.config import Config as BotoConfig
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ReadOnlyViolation, Unobservable
+
+# boto3 and botocore are imported where a session or client is made, not here: `pytest --help` and the
+# collection of the checks import this module and read no AWS (tests/test_startup.py pins it).
+if TYPE_CHECKING:
+    import boto3
+    import botocore.exceptions
 
 # The read operations the checks make, per service (botocore service name → operation names).
 # Anything else is refused before it is sent. Every name starts with Get, Describe, List or Head (and
@@ -184,6 +183,10 @@ _SHARED_LOADER_LOCK = threading.Lock()
 def aws_session(profile_name: str | None = None, **credentials: str) -> boto3.Session:
     """A boto3 session whose API descriptions are shared with every other session of the process: each
     installation needs credentials of its own, not its own copy of the service models (some 40 MB)."""
+    import boto3
+    import botocore.exceptions
+    import botocore.session
+
     core = botocore.session.Session()
     if profile_name is not None and profile_name not in core.available_profiles:
         raise botocore.exceptions.ProfileNotFound(profile=profile_name)
@@ -215,6 +218,8 @@ class AwsAccess:
         read_timeout: float = 30,
         extra_read_operations: dict[str, Collection[str]] | None = None,
     ) -> None:
+        from botocore.config import Config as BotoConfig
+
         self._session = session or aws_session()
         # Only the demo passes an endpoint; otherwise botocore reads AWS_ENDPOINT_URL itself.
         self._endpoint_url = endpoint_url
@@ -397,6 +402,10 @@ class AwsAccess:
         paginate_key: str | None,
         key: str,
     ) -> Any:
+        import botocore.exceptions
+        import botocore.parsers
+        from botocore import xform_name
+
         action = iam_action(service, operation)
         client = self.client(service, region)
         method = xform_name(operation)

@@ -65,7 +65,9 @@ def _requirement(entry: dict[str, Any]) -> Requirement:
 def catalogue() -> dict[str, Requirement]:
     """All requirements by ID, in catalogue order."""
     text = resources.files("spacelift_dr").joinpath("catalogue.yaml").read_text(encoding="utf-8")
-    entries = yaml.safe_load(text)["requirements"]
+    # libyaml's safe loader when PyYAML has it (some 10x faster on this, the largest file every run reads).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    entries = yaml.load(text, Loader=loader)["requirements"]
     return {entry["id"]: _requirement(entry) for entry in entries}
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .aws import AwsAccess
-from .config import Config
 from .installation import Container, Installation, Service
 from .kubernetes_api import kubernetes_access
 from .kubernetes_discovery import discover_deployments
+
+if TYPE_CHECKING:  # the config models (pydantic) load with the first config; `pytest --help` does without
+    from .config import Config
 
 
 def _container(definition: dict[str, Any]) -> Container:

@@ -25,14 +25,15 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, TextIO
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .catalogue import SEVERITIES, Requirement
 from .redaction import Redactor
 from .results import STATUS_ORDER, Result, Status, recovery_points_of
 from .run import Run, counts_of, summary_of
+
+if TYPE_CHECKING:  # imported when the first text is rendered: collection and `pytest --help` do without it
+    from markdown_it import MarkdownIt
 
 MAX_CHANGES_LISTED = 50
 _SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
@@ -55,6 +56,8 @@ def status_class(status: str) -> str:
 
 @cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     # CommonMark without raw HTML: catalogue text can never inject markup, only code spans and emphasis.
     return MarkdownIt("commonmark", {"html": False})
 

@@ -9,22 +9,30 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .aws import AwsAccess, CallRecord, recording
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
 from .compare import since_last_run
-from .config import Config
 from .discovery import build_installation
 from .errors import Unobservable
 from .facts.s3 import BucketFacts
 from .installation import Installation
 from .redaction import Redactor
 from .results import Result, Status, timestamp, utc_now
-from .waivers import WaiverBook
+
+if TYPE_CHECKING:  # the config models (pydantic) load with the first config; `pytest --help` does without
+    from .config import Config
+    from .waivers import WaiverBook
 
 T = TypeVar("T")
+
+
+def _no_waivers() -> WaiverBook:
+    from .waivers import WaiverBook
+
+    return WaiverBook()
 
 
 @dataclass
@@ -42,7 +50,7 @@ class Run:
     config_digest: str = ""
     complete: bool = False
     notes: list[str] = field(default_factory=list)
-    waivers: WaiverBook = field(default_factory=WaiverBook)
+    waivers: WaiverBook = field(default_factory=lambda: _no_waivers())
     prefetch: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
     baseline_source: str = ""
@@ -222,6 +230,16 @@ def return_free_memory() -> None:
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Before the reader threads start: glibc gives each thread a heap of its own (up to 8 per core), and
+    each keeps the pages its reads once touched; two shared heaps hold a run some 10 MB smaller. The GIL
+    serialises the threads' allocations anyway."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
     except (OSError, AttributeError):
         return
 

@@ -11,6 +11,11 @@ from hypothesis import HealthCheck, settings
 from spacelift_dr.demo import DemoServer, seed
 from tests.scenario import Outcome, run_checks
 
+# pytest.ini keeps hypothesis's pytest plugin out of compliance runs; the project's own tests want it (its
+# reporting of falsifying examples, its health checks). Allowed here: this conftest is loaded before pytest
+# is configured whenever tests/ is on the command line.
+pytest_plugins = ["_hypothesis_pytestplugin"]
+
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=100, deadline=None)

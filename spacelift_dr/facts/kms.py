@@ -9,14 +9,16 @@ ID in that region.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..aws import AwsAccess
-from ..config import Config
 from ..errors import Unobservable
 from ..installation import Installation
 from .s3 import arn_region
+
+if TYPE_CHECKING:  # the config models (pydantic) load with the first config; `pytest --help` does without
+    from ..config import Config
 
 ENABLED = "Enabled"
 REQUIRED_METADATA = ("KeyId", "Arn", "KeyState", "KeyUsage")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import psycopg
-from psycopg import pq
-from psycopg.conninfo import conninfo_to_dict
 
 from ..aws import record_action
 from ..errors import Unobservable
+
+# psycopg is imported by the functions that parse or open a DSN: runs without a database DSN, `pytest
+# --help` and collection never load libpq (tests/test_startup.py pins it).
+if TYPE_CHECKING:
+    import psycopg
 
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT_MS = 15_000
@@ -25,7 +27,11 @@ STATEMENT_TIMEOUT_MS = 15_000
 # Query parameters of a URL DSN that libpq does not know (Spacelift's DATABASE_URL carries pgx ones such
 # as statement_cache_capacity) are dropped rather than failing the connection. ``replication`` is dropped
 # too: the suite opens ordinary sessions only.
-_LIBPQ_KEYWORDS = frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults()) - {"replication"}
+@cache
+def _libpq_keywords() -> frozenset[str]:
+    from psycopg import pq
+
+    return frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults()) - {"replication"}
 
 
 def libpq_dsn(dsn: str) -> tuple[str, list[str]]:
@@ -35,8 +41,9 @@ def libpq_dsn(dsn: str) -> tuple[str, list[str]]:
         return dsn, []
     parts = urlsplit(dsn)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in query if k in _LIBPQ_KEYWORDS]
-    dropped = sorted({k for k, _ in query if k not in _LIBPQ_KEYWORDS})
+    known = _libpq_keywords()
+    kept = [(k, v) for k, v in query if k in known]
+    dropped = sorted({k for k, _ in query if k not in known})
     return urlunsplit(parts._replace(query=urlencode(kept))), dropped
 
 
@@ -59,6 +66,9 @@ class Target:
 
 def target_of(dsn: str) -> Target:
     """Host, port and database of a DSN; a DSN libpq cannot parse is unobservable (without echoing it)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
     cleaned, _ = libpq_dsn(dsn)
     try:
         params = conninfo_to_dict(cleaned)
@@ -71,6 +81,9 @@ def target_of(dsn: str) -> Target:
 
 
 def _password(dsn: str) -> str | None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         value = conninfo_to_dict(libpq_dsn(dsn)[0]).get("password")
     except psycopg.Error:
@@ -230,6 +243,9 @@ class PostgresServer:
     @classmethod
     def connect(cls, dsn: str, *, connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
                 statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> PostgresServer:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
         target = target_of(dsn)
         cleaned, dropped = libpq_dsn(dsn)
         options = conninfo_to_dict(cleaned).get("options") or ""
@@ -264,6 +280,8 @@ class PostgresServer:
     def _rows(self, query: str) -> list[tuple[Any, ...]]:
         """The rows of one of this module's fixed queries, run once per session and recorded as evidence
         of every check that reads them."""
+        import psycopg
+
         record_action("postgres:query", f"{self.target.name}: {query}")
         if query not in self._results:
             try:

@@ -13,18 +13,20 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any
 
 from ..aws import AwsAccess
-from ..config import EncryptionSection
 from ..errors import Unobservable
 from ..installation import Installation, Setting
 from ..redaction import Redactor
 from .s3 import arn_region
+
+# cryptography is imported where a key is decoded, and the config models (pydantic) with the first config:
+# collection and `pytest --help` do without either.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from ..config import EncryptionSection
 
 RSA_SETTING = "ENCRYPTION_RSA_PRIVATE_KEY"
 _PEM_BODY = re.compile(r"-----BEGIN [A-Z ]+-----(?P<body>.*?)-----END [A-Z ]+-----", re.DOTALL)
@@ -63,6 +65,8 @@ class RsaKeyInspection:
 
 
 def public_key_fingerprint(key: rsa.RSAPrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     der = key.public_key().public_bytes(serialization.Encoding.DER,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + hashlib.sha256(der).hexdigest()
@@ -70,6 +74,10 @@ def public_key_fingerprint(key: rsa.RSAPrivateKey) -> str:
 
 def inspect_rsa_key(value: str) -> RsaKeyInspection:
     """Decode a key as Spacelift reads it (base64 of a PEM); a raw PEM is recognised and named as such."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     text = value.strip()
     if not text:
         return RsaKeyInspection("empty", "the value is empty", None, None)

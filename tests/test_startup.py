@@ -1,0 +1,107 @@
+"""Start-up: a compliance run loads what its selected checks need, and nothing else (issue 18).
+
+The suite runs in a process of its own, as a user runs it, so that ``sys.modules`` shows what the suite
+itself imported. A heavy library imported at module level (in a fixture plugin, a facts module, a check
+module) fails here: import it in the function that needs it, with a ``TYPE_CHECKING`` import for the
+annotations (see spacelift_dr/aws.py or spacelift_dr/facts/postgres.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spacelift_dr.aws import _IAM_PREFIX
+from spacelift_dr.demo import DemoServer, seed
+from tests.scenario import aws_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The suite under a probe: what it imported, and which botocore service descriptions it read from disk.
+PROBE = """
+import json, sys
+out, watch, args = sys.argv[1], sys.argv[2] == "models", sys.argv[3:]
+files = []
+if watch:
+    import botocore.loaders
+    original = botocore.loaders.JSONFileLoader.load_file
+    def load_file(self, file_path, *more, **options):
+        files.append(str(file_path))
+        return original(self, file_path, *more, **options)
+    botocore.loaders.JSONFileLoader.load_file = load_file
+import pytest
+code = pytest.main(args)
+with open(out, "w") as handle:
+    json.dump({"exit": int(code), "modules": sorted(sys.modules), "files": files}, handle)
+"""
+
+# Never in a compliance run: development tools, the demo's moto, and libraries of checks that were not
+# selected (the demo config names no database DSN, no hosts, and -m encryption selects no continuity check).
+NEVER = ("_hypothesis_pytestplugin", "hypothesis", "moto", "playwright", "jsonschema")
+UNSELECTED = ("psycopg", "testinfra", "hcl2", "kubernetes")
+# `pytest --help` reads no config, no AWS and writes no report.
+NOT_FOR_HELP = ("boto3", "botocore", "pydantic", "markdown_it", "cryptography")
+
+
+def _probe(tmp_path: Path, args: list[str], watch_models: bool = False) -> dict[str, Any]:
+    out = tmp_path / "probe.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "HYPOTHESIS_"))}
+    done = subprocess.run([sys.executable, "-c", PROBE, str(out), "models" if watch_models else "-", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.exists(), f"the suite did not finish:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return dict(json.loads(out.read_text(encoding="utf-8")))
+
+
+def _loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:
+    return sorted({name for name in names for module in modules if module == name or module.startswith(name + ".")})
+
+
+def _demo_config(moto: DemoServer, tmp_path: Path) -> Path:
+    config = tmp_path / "demo.yaml"
+    data = seed(moto.url).config("demo").model_dump(mode="json", exclude_defaults=True)
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return config
+
+
+def test_help_loads_no_heavy_library(tmp_path: Path) -> None:
+    found = _probe(tmp_path, ["--help"])
+    assert found["exit"] == 0
+    assert _loaded(found["modules"], NEVER + UNSELECTED + NOT_FOR_HELP) == []
+
+
+def test_collecting_the_encryption_checks_loads_only_what_they_need(moto: DemoServer, tmp_path: Path) -> None:
+    config = _demo_config(moto, tmp_path)
+    with aws_environment(moto.url):
+        found = _probe(tmp_path, [f"--dr-config={config}", f"--dr-reports={tmp_path / 'reports'}", "-m", "encryption",
+                                  "--collect-only", "-q"])
+    assert found["exit"] == 0
+    assert _loaded(found["modules"], NEVER + UNSELECTED + ("markdown_it", "cryptography")) == []
+
+
+def test_an_encryption_run_reads_each_service_description_once_and_only_for_services_it_calls(
+        moto: DemoServer, tmp_path: Path) -> None:
+    config = _demo_config(moto, tmp_path)
+    reports = tmp_path / "reports"
+    with aws_environment(moto.url):
+        found = _probe(tmp_path, [f"--dr-config={config}", f"--dr-reports={reports}", "-m", "encryption", "-q"],
+                       watch_models=True)
+    assert found["exit"] in (0, 1)  # verdicts, not a broken suite
+    assert _loaded(found["modules"], NEVER + UNSELECTED) == []
+
+    document = json.loads((reports / "dr-results.json").read_text(encoding="utf-8"))
+    assert {r["requirement"].split("-")[1] for r in document["results"]} <= {"KMS", "RSA"}
+    to_service = {prefix: service for service, prefix in _IAM_PREFIX.items()}
+    prefixes = {action.split(":")[0] for action in document["api_calls"]["by_action"]}
+    called = {to_service.get(prefix, prefix) for prefix in prefixes}
+    descriptions = [m.group(1) for f in found["files"]
+                    if (m := re.search(r"[/\\]data[/\\]([^/\\]+)[/\\][^/\\]+[/\\]service-2(?:\.json)?(?:\.gz)?$", f))]
+    assert sorted(descriptions) == sorted(set(descriptions)), "a service description was read twice"
+    assert set(descriptions) == called
+    assert document["api_calls"]["total"] == document["api_calls"]["distinct"]
