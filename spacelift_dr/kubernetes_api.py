@@ -19,11 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .aws import AwsAccess, CallCounter, record_action
-from .config import Config
 from .errors import ReadOnlyViolation, Unobservable
+
+if TYPE_CHECKING:
+    from .config import Config
 
 # (API group, resource, verb) the discovery reads; "" is the core group. The RBAC Role in policy/ is
 # generated from this list, and the fake API of the demo and tests enforces that Role.

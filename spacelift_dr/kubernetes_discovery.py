@@ -17,16 +17,18 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from .config import Config
 from .errors import Unobservable
 from .installation import SERVICES, Container, Service, Workload
 from .kubernetes_api import KubernetesAccess
 from .redaction import is_secret_name
+
+if TYPE_CHECKING:
+    from .config import Config
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 # A Secret synced from AWS whose AWS origin cannot be read (a ClusterSecretStore is cluster-scoped).

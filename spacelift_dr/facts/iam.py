@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import botocore.exceptions
-
 from ..aws import AwsAccess
 from ..errors import Unobservable
 
@@ -473,6 +471,8 @@ class Role:
     def _readable(self, action: str) -> AwsAccess:
         """The access that reads the role in its own account: the profile ``continuity.accounts`` names for
         it (checked to be that account's), or the run's credentials when the role is in their account."""
+        import botocore.exceptions
+
         account = arn_account(self.arn)
         profile = self.read_through
         if account and profile:
