@@ -36,7 +36,7 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "ecs": frozenset({"DescribeServices", "DescribeTaskDefinition"}),
     "s3": frozenset({
         "HeadBucket", "GetBucketLocation", "GetBucketVersioning", "GetBucketReplication",
-        "GetBucketEncryption",
+        "GetBucketEncryption", "GetBucketLifecycleConfiguration",
     }),
     "kms": frozenset({"DescribeKey", "GetKeyRotationStatus"}),
     "rds": frozenset({
@@ -44,7 +44,8 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
         "DescribeDBClusterSnapshots", "DescribeDBSnapshots", "DescribeDBInstanceAutomatedBackups",
     }),
     "backup": frozenset({"ListBackupPlans", "GetBackupPlan", "ListBackupSelections", "GetBackupSelection",
-                         "DescribeRegionSettings"}),
+                         "DescribeRegionSettings", "DescribeBackupVault", "ListRecoveryPointsByBackupVault"}),
+    "cloudwatch": frozenset({"GetMetricData"}),
     "secretsmanager": frozenset({"DescribeSecret"}),
     "sqs": frozenset({"GetQueueAttributes"}),
     "route53": frozenset({"ListHostedZones", "ListResourceRecordSets"}),
@@ -66,6 +67,7 @@ _IAM_ACTION = {
     ("s3", "HeadBucket"): "s3:ListBucket",
     ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
     ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
 }
 _IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 

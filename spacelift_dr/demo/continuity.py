@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .context import SUFFIX, SeedContext
+from .storage import replication_role
 
 # The shipped code tree; its backend blocks name STATE_BUCKET in the primary region.
 TERRAFORM_DIR = Path(__file__).resolve().parent / "terraform"
@@ -57,7 +58,7 @@ def _state_bucket(ctx: SeedContext) -> None:
     backup.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": replica_region})
     backup.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
     configuration = {
-        "Role": f"arn:aws:iam::{ctx.account}:role/spacelift-tfstate-replication-{ctx.suffix}",
+        "Role": replication_role(ctx, f"spacelift-tfstate-replication-{ctx.suffix}"),
         "Rules": [{"ID": "state-to-backup-region", "Status": "Enabled", "Priority": 1, "Filter": {},
                    "DeleteMarkerReplication": {"Status": "Enabled"},
                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"}}],
