@@ -470,7 +470,9 @@ class Bucket:
         arn = self.replication.role
         if not arn:
             return "the replication configuration names no Role"
-        role = self._facts.roles.role(arn)
+        # A Role of its own each time: its GetRole then goes through the run cache, which records the read
+        # in the evidence of the check asking.
+        role = RoleFacts(self._aws, self._home).role(arn)
         if not role.exists:
             return f"replication role {arn} does not exist"
         if not trusts_service(role.trust_policy, S3_SERVICE):
@@ -556,7 +558,6 @@ class BucketFacts:
         self._aws = aws
         self._home = home_region
         self._buckets: dict[str, Bucket] = {}
-        self.roles = RoleFacts(aws, home_region)
         # The end of every metric window of the run (whole minutes), so each read is the same read.
         self.observed_at = datetime.now(UTC).replace(second=0, microsecond=0)
 
