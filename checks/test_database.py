@@ -12,7 +12,7 @@ from fixtures.database import DatabaseLocator, PostgresSessions
 from fixtures.requirements import requirement
 from spacelift_dr.config import Policy
 from spacelift_dr.errors import Unobservable
-from spacelift_dr.facts.database import Database
+from spacelift_dr.facts.database import Database, RecoveryPointAge
 from spacelift_dr.facts.postgres import PostgresServer
 from spacelift_dr.installation import Installation
 from spacelift_dr.results import Evidence, NotApplicable
@@ -55,17 +55,53 @@ def test_database_cannot_be_deleted_by_accident(rds_database: Database, evidence
 @requirement("DR-DB-04")
 def test_database_copy_in_backup_region(rds_database: Database, database_locator: DatabaseLocator,
                                         installation: Installation, policy: Policy, evidence: Evidence) -> None:
-    max_age = timedelta(hours=policy.snapshot_copy_max_age_hours)
-    mechanisms = database_locator.facts.copies_in_backup_region(rds_database, datetime.now(UTC), max_age)
+    mechanisms = database_locator.copies(rds_database)
     evidence.observed(mechanisms={m.name: m.summary() for m in mechanisms})
     holding = [m for m in mechanisms if m.holds]
     unobservable = [m for m in mechanisms if m.holds is None]
     if not holding and unobservable and unobservable[0].error is not None:
         raise unobservable[0].error  # cannot tell: an unreadable mechanism might be the one that holds
-    assert holding, (f"no copy of {rds_database.label} in {installation.backup_region}, expected one of four "
+    assert holding, (f"no copy of {rds_database.label} in {installation.backup_region}, expected one of five "
                      f"mechanisms to hold: "
                      + "; ".join(f"{m.name}: {m.detail}" for m in mechanisms))
     evidence.message = "; ".join(f"{m.name}: {m.detail}" for m in holding)
+
+
+@requirement("DR-DB-09")
+def test_database_recovery_point_is_recent(rds_database: Database, database_locator: DatabaseLocator,
+                                           installation: Installation, policy: Policy, evidence: Evidence) -> None:
+    target = policy.rpo_target_minutes * 60
+    point: dict[str, object] = {"component": "database", "mechanism": "none", "measured_seconds": None,
+                                "measured": "no copy in the backup region", "target_seconds": float(target)}
+    evidence.observed(recovery_point=point)
+    mechanisms = database_locator.copies(rds_database)
+    holding = [m for m in mechanisms if m.holds]
+    unobservable = [m for m in mechanisms if m.holds is None]
+    evidence.observed(mechanisms={m.name: m.summary() for m in mechanisms})
+    if not holding and unobservable and unobservable[0].error is not None:
+        raise unobservable[0].error
+    assert holding, (f"no copy of {rds_database.label} in {installation.backup_region} (see DR-DB-04), expected one "
+                     f"whose recovery point is at most {policy.rpo_target_minutes} min old")
+    found = database_locator.recovery_points(holding)
+    ages = [a for a in found if isinstance(a, RecoveryPointAge)]
+    evidence.observed(measurements=[a.summary() if isinstance(a, RecoveryPointAge) else str(a) for a in found])
+    measured = sorted((a for a in ages if a.seconds is not None), key=lambda a: a.seconds or 0.0)
+    if not measured:
+        errors = [a for a in found if isinstance(a, Unobservable)]
+        if errors:
+            raise errors[0]
+        raise Unobservable("cloudwatch:GetMetricData", rds_database.identifier,
+                           "; ".join(f"{a.mechanism}: {a.measured}" for a in ages))
+    freshest = measured[0]  # where several copies hold, the freshest is the recovery point
+    assert freshest.seconds is not None
+    point.update(mechanism=freshest.mechanism, measured_seconds=round(freshest.seconds, 1),
+                 measured=freshest.measured)
+    evidence.observed(recovery_point=point)
+    assert freshest.seconds <= target, (
+        f"the recovery point of {rds_database.label} in {installation.backup_region} is {freshest.measured} "
+        f"({freshest.mechanism}), expected at most {policy.rpo_target_minutes} min")
+    evidence.message = (f"{rds_database.label}'s recovery point in {installation.backup_region}: "
+                        f"{freshest.measured} ({freshest.mechanism}), target {policy.rpo_target_minutes} min")
 
 
 @requirement("DR-DB-05")

@@ -54,6 +54,11 @@ class Run:
     def __post_init__(self) -> None:
         self.buckets = BucketFacts(self.aws, self.config.installation.primary_region)
 
+    @property
+    def observed_at(self) -> datetime:
+        """The end of every metric window of the run (whole minutes): the same read is the same request."""
+        return self.buckets.observed_at
+
     def memo(self, key: str, make: Callable[[], T], close: Callable[[T], None] | None = None) -> T:
         """One ``make()`` per run: the facts objects the fixtures share (they are per installation, so
         they live with the run rather than in session-scoped fixtures)."""
