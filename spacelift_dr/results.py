@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -112,3 +113,38 @@ class Result:
                    status=Status(data["status"]), message=data["message"], evidence=data["evidence"],
                    actions=data["actions"], test=data["test"], timestamp=data["timestamp"],
                    installation=data["installation"], waiver=data.get("waiver"))
+
+
+RECOVERY_POINT_KEYS = ("component", "mechanism", "measured_seconds", "measured", "target_seconds")
+
+
+def _recovery_point(evidence: dict[str, Any]) -> dict[str, Any] | None:
+    point = evidence.get("recovery_point")
+    return point if isinstance(point, dict) and all(k in point for k in RECOVERY_POINT_KEYS) else None
+
+
+def recovery_points_of(results: Iterable[Result], baseline: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The recovery-point table: one row per result that measured a recovery point (DR-DB-09, DR-OBJ-07),
+    with the figure of the same result in ``baseline`` (an earlier dr-results.json, ``--dr-baseline``)."""
+    previous: dict[str, Any] = {}
+    for earlier in (baseline or {}).get("results") or []:
+        point = _recovery_point(earlier.get("evidence") or {}) if isinstance(earlier, dict) else None
+        if point is not None:
+            previous[str(earlier.get("id"))] = point.get("measured_seconds")
+    rows = []
+    for result in results:
+        point = _recovery_point(result.evidence)
+        if point is None:
+            continue
+        rows.append({
+            "component": point["component"],
+            "requirement": result.requirement.id,
+            "resource": result.resource,
+            "mechanism": point["mechanism"],
+            "measured_seconds": point["measured_seconds"],
+            "measured": point["measured"],
+            "target_seconds": point["target_seconds"],
+            "status": str(result.status),
+            "previous_seconds": previous.get(result.id),
+        })
+    return rows

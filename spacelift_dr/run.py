@@ -21,7 +21,7 @@ from .errors import Unobservable
 from .facts.s3 import BucketFacts
 from .installation import Installation
 from .redaction import Redactor
-from .results import Result, Status, timestamp, utc_now
+from .results import Result, Status, recovery_points_of, timestamp, utc_now
 from .waivers import WaiverBook
 
 T = TypeVar("T")
@@ -157,6 +157,10 @@ class Run:
             return None
         return since_last_run(self.baseline, [r.to_json() for r in self.results], self.baseline_source)
 
+    def recovery_points(self) -> list[dict[str, Any]]:
+        """Per stateful component, its measured recovery point in the backup region (and the baseline's)."""
+        return recovery_points_of(self.results, self.baseline)
+
     def summary_by(self, key: str) -> dict[str, dict[str, int]]:
         return summary_of(self.results, key)
 
@@ -189,6 +193,7 @@ class Run:
             "summary_by_category": self.summary_by("category"),
             "summary_by_control": self.summary_by("control"),
             "since_last_run": self.since_last_run(),
+            "recovery_points": self.recovery_points(),
             "not_implemented": sorted(NOT_YET_IMPLEMENTED),
             "not_selected": sorted(set(catalogue()) - evaluated - NOT_YET_IMPLEMENTED),
             "notes": self.notes,
