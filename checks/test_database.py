@@ -125,7 +125,8 @@ def test_database_answers_with_supported_version(primary_postgres: PostgresServe
 
 
 @requirement("DR-DB-07")
-def test_dr_replica_keeps_up(postgres_sessions: PostgresSessions, policy: Policy, evidence: Evidence) -> None:
+def test_dr_replica_keeps_up(postgres_sessions: PostgresSessions, installation: Installation, policy: Policy,
+                             evidence: Evidence) -> None:
     limit = policy.replica_max_lag_seconds
     evidence.about(postgres_sessions.target_name("replica"))
     try:
@@ -133,6 +134,9 @@ def test_dr_replica_keeps_up(postgres_sessions: PostgresSessions, policy: Policy
     except Unobservable as unreachable:
         # The replica does not answer: the primary still knows whether a standby streams from it.
         _standby_keeps_up_per_primary(postgres_sessions, unreachable, limit, evidence)
+        return
+    if replica.is_aurora:
+        _aurora_secondary_keeps_up(replica, installation.backup_region, limit, evidence)
         return
     status = replica.replica_status()
     evidence.observed(replica=replica.target.summary(), status=status.summary(), max_lag_seconds=limit)
@@ -142,6 +146,22 @@ def test_dr_replica_keeps_up(postgres_sessions: PostgresSessions, policy: Policy
     assert lag is not None, f"{replica.target.name} has not replayed any transaction yet: its lag is unknown"
     assert lag <= limit, f"{replica.target.name} is {lag:.0f} s behind, expected at most {limit} s"
     evidence.message = f"{replica.target.name} is in recovery and {lag:.0f} s behind (at most {limit} s)"
+
+
+def _aurora_secondary_keeps_up(server: PostgresServer, backup: str, limit: int, evidence: Evidence) -> None:
+    lags = server.aurora_global_lags()
+    evidence.observed(replica=server.target.summary(), aurora_global_db_status=[lag.summary() for lag in lags],
+                      max_lag_seconds=limit)
+    secondary = [lag for lag in lags if lag.region == backup and not lag.is_primary]
+    assert secondary, (f"{server.target.name} is Aurora, and aurora_global_db_status() shows no secondary in {backup} "
+                       f"(regions: {', '.join(f'{lag.region}' for lag in lags) or 'none'}), expected one")
+    lag = secondary[0].lag_seconds
+    assert lag is not None, f"the Aurora secondary in {backup} reports no RPO or visibility lag yet: its lag is unknown"
+    assert lag <= limit, (f"the Aurora secondary in {backup} is {lag:.1f} s behind (rpo_lag_in_msec "
+                          f"{secondary[0].rpo_lag_ms}, visibility_lag_in_msec {secondary[0].visibility_lag_ms}), "
+                          f"expected at most {limit} s")
+    evidence.message = (f"the Aurora secondary in {backup} is {lag:.1f} s behind (aurora_global_db_status(); "
+                        f"at most {limit} s)")
 
 
 def _standby_keeps_up_per_primary(sessions: PostgresSessions, unreachable: Unobservable, limit: int,
