@@ -98,6 +98,19 @@ def test_stalled_point_in_time_recovery_fails(moto: DemoServer, tmp_path: Path) 
     assert {outcome.status(r, CLUSTER) for r in API_SIDE if r != "DR-DB-02"} == {"PASS"}
 
 
+def test_lag_metric_without_datapoints_is_an_error(moto: DemoServer, tmp_path: Path) -> None:
+    def no_datapoints(parsed: dict[str, Any], **_: Any) -> None:
+        for result in parsed.get("MetricDataResults", []):
+            result["Values"], result["Timestamps"] = [], []
+
+    outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-DB-09",
+                         hooks=[("after-call.cloudwatch.GetMetricData", no_datapoints)])
+    result = outcome.result("DR-DB-09", CLUSTER)
+    assert result["status"] == "ERROR"
+    assert "no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag datapoint for spacelift-ab12c-dr" in (
+        result["message"])
+
+
 def test_lagging_global_secondary_fails_the_recovery_point(moto: DemoServer, tmp_path: Path) -> None:
     outcome = run_checks(seed(moto.url, ["db-rpo-lagging"]), tmp_path, *ONLY_API_SIDE)
     result = outcome.result("DR-DB-09", CLUSTER)
@@ -143,6 +156,13 @@ def test_recent_snapshot_in_backup_region_is_a_copy(moto: DemoServer, tmp_path: 
                                         "eu-central-1 is 0.0 h old")
     # The unreadable global-cluster mechanism is shown, and does not hide the one that holds.
     assert result["evidence"]["mechanisms"]["aurora-global-cluster"]["verdict"] == "unobservable"
+    # The snapshot is the recovery point DR-DB-09 measures.
+    measured = run_checks(demo, tmp_path / "measured", "--dr-requirement", "DR-DB-09",
+                          hooks=denied("DescribeGlobalClusters", "rds"))
+    point = measured.result("DR-DB-09", CLUSTER)["evidence"]["recovery_point"]
+    assert measured.status("DR-DB-09", CLUSTER) == "PASS"
+    assert point["mechanism"] == "snapshot nightly-dr"
+    assert point["measured"].startswith("newest copy ")
 
     stale = run_checks(demo, tmp_path / "stale", "--dr-requirement", "DR-DB-04",
                        overrides={"policy": {"snapshot_copy_max_age_hours": 0}})
