@@ -247,3 +247,34 @@ def test_database_that_cannot_be_found_is_an_error(overrides: dict[str, Any], me
     outcome = run_checks(seed(moto.url), tmp_path, *ONLY_API_SIDE, overrides=overrides)
     assert {r["status"] for r in outcome.results} == {"ERROR"}
     assert all(r["message"].startswith(message) for r in outcome.results), outcome.results[0]["message"]
+
+
+def test_a_cross_region_read_replica_is_a_copy_measured_by_its_replica_lag(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url, ["db-no-copy-in-backup-region"])
+    ctx = demo.context
+    kms = ctx.facts["kms"]["master"]
+    source = ctx.client("rds").create_db_instance(
+        DBInstanceIdentifier="spacelift-pg", Engine="postgres", DBInstanceClass="db.t3.micro", MasterUsername="u",
+        MasterUserPassword=DEMO_DB_PASSWORD, AllocatedStorage=20, BackupRetentionPeriod=7, DeletionProtection=True,
+        StorageEncrypted=True, KmsKeyId=kms["arn"])["DBInstance"]
+    ctx.client("rds", ctx.backup).create_db_instance_read_replica(
+        DBInstanceIdentifier="spacelift-pg-dr", SourceDBInstanceIdentifier=source["DBInstanceArn"],
+        DBInstanceClass="db.t3.micro", KmsKeyId=kms["replica_arn"])
+
+    def replica_lag(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        # moto keeps no RDS metrics: CloudWatch's answer for the replica, as the API shapes it.
+        for result in parsed.get("MetricDataResults", []):
+            result.update(StatusCode="Complete", Values=[4.0, 2.5], Timestamps=[datetime.now(UTC)] * 2)
+
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-DB-04,DR-DB-09,DR-KMS-06",
+                         overrides={"database": {"cluster_identifier": "spacelift-pg"}},
+                         hooks=[("after-call.cloudwatch.GetMetricData", replica_lag)])
+    instance = source["DBInstanceArn"]
+    copy = outcome.result("DR-DB-04", instance)
+    assert copy["status"] == "PASS", copy["message"]
+    assert copy["message"] == ("cross-region-read-replica: DB instance spacelift-pg-dr in eu-central-1 replicates "
+                               "from spacelift-pg (available)")
+    point = outcome.result("DR-DB-09", instance)
+    assert point["status"] == "PASS", point["message"]
+    assert point["evidence"]["recovery_point"]["measured"] == "ReplicaLag 4.0 s, max over the last hour"
+    assert outcome.status("DR-KMS-06", "spacelift-pg") == "PASS"
