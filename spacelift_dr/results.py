@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,36 +115,38 @@ class Result:
                    installation=data["installation"], waiver=data.get("waiver"))
 
 
-RECOVERY_POINT_KEYS = ("component", "mechanism", "measured_seconds", "measured", "target_seconds")
+RECOVERY_POINT_REQUIREMENTS = ("DR-DB-09", "DR-OBJ-07")
 
 
-def _recovery_point(evidence: dict[str, Any]) -> dict[str, Any] | None:
-    point = evidence.get("recovery_point")
-    return point if isinstance(point, dict) and all(k in point for k in RECOVERY_POINT_KEYS) else None
+def recovery_points_of(results: Iterable[Result | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The recovery-point table: one row per measured-RPO result (DR-DB-09, DR-OBJ-07) whose evidence
+    carries ``recovery_point`` = {component, mechanism, measured_seconds, measured, target_seconds}.
 
-
-def recovery_points_of(results: Iterable[Result], baseline: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The recovery-point table: one row per result that measured a recovery point (DR-DB-09, DR-OBJ-07),
-    with the figure of the same result in ``baseline`` (an earlier dr-results.json, ``--dr-baseline``)."""
-    previous: dict[str, Any] = {}
-    for earlier in (baseline or {}).get("results") or []:
-        point = _recovery_point(earlier.get("evidence") or {}) if isinstance(earlier, dict) else None
-        if point is not None:
-            previous[str(earlier.get("id"))] = point.get("measured_seconds")
+    Rows: component, requirement, resource, mechanism, measured_seconds (float or None when nothing could be
+    measured), measured (the figure as a person reads it), target_seconds, status, previous_seconds (None:
+    a run knows no earlier figure; the report fills it from a baseline's ``recovery_points``). Results are
+    :class:`Result` objects or their JSON (``to_json``)."""
     rows = []
     for result in results:
-        point = _recovery_point(result.evidence)
-        if point is None:
+        if isinstance(result, Result):
+            requirement_id, resource, status, evidence = (result.requirement.id, result.resource,
+                                                          str(result.status), result.evidence)
+        else:
+            requirement_id, resource, status, evidence = (str(result.get("requirement")), str(result.get("resource")),
+                                                          str(result.get("status")), result.get("evidence") or {})
+        point = evidence.get("recovery_point") if isinstance(evidence, Mapping) else None
+        if requirement_id not in RECOVERY_POINT_REQUIREMENTS or not isinstance(point, Mapping):
             continue
+        measured = point.get("measured_seconds")
         rows.append({
-            "component": point["component"],
-            "requirement": result.requirement.id,
-            "resource": result.resource,
-            "mechanism": point["mechanism"],
-            "measured_seconds": point["measured_seconds"],
-            "measured": point["measured"],
-            "target_seconds": point["target_seconds"],
-            "status": str(result.status),
-            "previous_seconds": previous.get(result.id),
+            "component": str(point.get("component") or resource),
+            "requirement": requirement_id,
+            "resource": resource,
+            "mechanism": str(point.get("mechanism") or "—"),
+            "measured_seconds": float(measured) if isinstance(measured, int | float) else None,
+            "measured": str(point.get("measured") or "not measured"),
+            "target_seconds": point.get("target_seconds"),
+            "status": status,
+            "previous_seconds": None,
         })
     return rows

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from . import __version__
 from .aws import AwsAccess, CallRecord, recording
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
-from .compare import since_last_run
+from .compare import previous_recovery_seconds, since_last_run
 from .config import Config
 from .discovery import build_installation
 from .errors import Unobservable
@@ -159,7 +159,11 @@ class Run:
 
     def recovery_points(self) -> list[dict[str, Any]]:
         """Per stateful component, its measured recovery point in the backup region (and the baseline's)."""
-        return recovery_points_of(self.results, self.baseline)
+        previous = previous_recovery_seconds(self.baseline)
+        rows = recovery_points_of(self.results)
+        for row in rows:
+            row["previous_seconds"] = previous.get(f"{row['requirement']}:{row['resource']}")
+        return rows
 
     def summary_by(self, key: str) -> dict[str, dict[str, int]]:
         return summary_of(self.results, key)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from spacelift_dr.catalogue import requirement
+from spacelift_dr.compare import previous_recovery_seconds
 from spacelift_dr.demo import DemoServer, seed
 from spacelift_dr.results import Result, Status, recovery_points_of
 from tests.scenario import run_checks
@@ -29,11 +30,13 @@ def test_rows_come_from_results_that_measured_a_recovery_point() -> None:
                _result("DR-OBJ-07", "b", Status.ERROR, {})]
     baseline = {"results": [{"id": "DR-DB-09:db", "evidence": {"recovery_point": {**POINT, "measured_seconds": 90.0}}},
                             {"id": "DR-OBJ-07:b", "evidence": {}}]}
-    assert recovery_points_of(results, baseline) == [{
+    assert recovery_points_of(results) == [{
         "component": "database", "requirement": "DR-DB-09", "resource": "db", "mechanism": "snapshot x",
         "measured_seconds": 120.0, "measured": "newest copy 2 min old", "target_seconds": 3600.0, "status": "PASS",
-        "previous_seconds": 90.0}]
-    assert recovery_points_of(results)[0]["previous_seconds"] is None
+        "previous_seconds": None}]
+    # The run fills previous_seconds from the baseline's result of the same id.
+    assert previous_recovery_seconds(baseline) == {"DR-DB-09:db": 90.0}
+    assert previous_recovery_seconds(None) == {}
 
 
 def test_the_demo_shows_a_healthy_and_a_lagging_component(moto: DemoServer, tmp_path: Path) -> None:
