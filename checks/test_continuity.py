@@ -69,15 +69,22 @@ def test_state_bucket_keeps_versions(state_bucket: StateBucket, evidence: Eviden
 @requirement("DR-CON-03")
 def test_state_bucket_replicates_to_another_region(state_bucket: StateBucket, evidence: Evidence) -> None:
     region = _existing_region(state_bucket, evidence)
-    replicas = state_bucket.bucket.replicas()
-    evidence.observed(rules=[r.summary() for r in state_bucket.bucket.replication.rules],
-                      covering_all_objects=[r.summary() for r in replicas])
-    elsewhere = [r for r in replicas if r.bucket.region_or_none not in (None, region)]
-    targets = sorted({r.bucket.region_or_none or f"{r.bucket.name} (missing)" for r in replicas})
-    assert elsewhere, (f"state bucket {state_bucket.name} ({region}) replicates every object to "
-                       f"{', '.join(targets) or 'nowhere'}, expected a bucket in another region")
-    evidence.message = (f"state bucket {state_bucket.name} replicates every object to "
-                        f"{elsewhere[0].bucket.name} in {elsewhere[0].bucket.region_or_none}")
+    judged = state_bucket.replication_elsewhere(region)
+    keys = state_bucket.state_keys
+    evidence.observed(role=state_bucket.bucket.replication.role, rules=[j.summary() for j in judged],
+                      state_keys=keys if keys is not None else "not known: every object must be replicated")
+    accepted = [j for j in judged if j.accepted]
+    covering = "every object" if keys is None else f"every state key ({', '.join(keys)})"
+    assert accepted, (f"state bucket {state_bucket.name} ({region}) has no enabled rule replicating {covering} to a "
+                      f"bucket in another region that can be read at once: "
+                      + ("; ".join(p for j in judged for p in j.problems) or "no enabled replication rule"))
+    left_out = state_bucket.keys_left_out(accepted)
+    assert not left_out, (f"state bucket {state_bucket.name}: no usable rule replicates state key "
+                          f"{', '.join(left_out)} to another region (rules: "
+                          + ", ".join(f"{j.rule.id} prefix '{j.rule.prefix}'" for j in accepted) + ")")
+    scope = "every object" if any(j.rule.covers_all_objects for j in accepted) else covering
+    evidence.message = (f"state bucket {state_bucket.name} replicates {scope} to "
+                        + ", ".join(sorted({f"{j.bucket.name} in {j.region}" for j in accepted})))
 
 
 @requirement("DR-CON-04")

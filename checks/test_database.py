@@ -12,7 +12,7 @@ from fixtures.database import DatabaseLocator, PostgresSessions
 from fixtures.requirements import requirement
 from spacelift_dr.config import Policy
 from spacelift_dr.errors import Unobservable
-from spacelift_dr.facts.database import Database
+from spacelift_dr.facts.database import Database, RecoveryPointAge
 from spacelift_dr.facts.postgres import PostgresServer
 from spacelift_dr.installation import Installation
 from spacelift_dr.results import Evidence, NotApplicable
@@ -55,17 +55,53 @@ def test_database_cannot_be_deleted_by_accident(rds_database: Database, evidence
 @requirement("DR-DB-04")
 def test_database_copy_in_backup_region(rds_database: Database, database_locator: DatabaseLocator,
                                         installation: Installation, policy: Policy, evidence: Evidence) -> None:
-    max_age = timedelta(hours=policy.snapshot_copy_max_age_hours)
-    mechanisms = database_locator.facts.copies_in_backup_region(rds_database, datetime.now(UTC), max_age)
+    mechanisms = database_locator.copies(rds_database)
     evidence.observed(mechanisms={m.name: m.summary() for m in mechanisms})
     holding = [m for m in mechanisms if m.holds]
     unobservable = [m for m in mechanisms if m.holds is None]
     if not holding and unobservable and unobservable[0].error is not None:
         raise unobservable[0].error  # cannot tell: an unreadable mechanism might be the one that holds
-    assert holding, (f"no copy of {rds_database.label} in {installation.backup_region}, expected one of four "
+    assert holding, (f"no copy of {rds_database.label} in {installation.backup_region}, expected one of five "
                      f"mechanisms to hold: "
                      + "; ".join(f"{m.name}: {m.detail}" for m in mechanisms))
     evidence.message = "; ".join(f"{m.name}: {m.detail}" for m in holding)
+
+
+@requirement("DR-DB-09")
+def test_database_recovery_point_is_recent(rds_database: Database, database_locator: DatabaseLocator,
+                                           installation: Installation, policy: Policy, evidence: Evidence) -> None:
+    target = policy.rpo_target_minutes * 60
+    point: dict[str, object] = {"component": "database", "mechanism": "none", "measured_seconds": None,
+                                "measured": "no copy in the backup region", "target_seconds": float(target)}
+    evidence.observed(recovery_point=point)
+    mechanisms = database_locator.copies(rds_database)
+    holding = [m for m in mechanisms if m.holds]
+    unobservable = [m for m in mechanisms if m.holds is None]
+    evidence.observed(mechanisms={m.name: m.summary() for m in mechanisms})
+    if not holding and unobservable and unobservable[0].error is not None:
+        raise unobservable[0].error
+    assert holding, (f"no copy of {rds_database.label} in {installation.backup_region} (see DR-DB-04), expected one "
+                     f"whose recovery point is at most {policy.rpo_target_minutes} min old")
+    found = database_locator.recovery_points(holding)
+    ages = [a for a in found if isinstance(a, RecoveryPointAge)]
+    evidence.observed(measurements=[a.summary() if isinstance(a, RecoveryPointAge) else str(a) for a in found])
+    measured = sorted((a for a in ages if a.seconds is not None), key=lambda a: a.seconds or 0.0)
+    if not measured:
+        errors = [a for a in found if isinstance(a, Unobservable)]
+        if errors:
+            raise errors[0]
+        raise Unobservable("cloudwatch:GetMetricData", rds_database.identifier,
+                           "; ".join(f"{a.mechanism}: {a.measured}" for a in ages))
+    freshest = measured[0]  # where several copies hold, the freshest is the recovery point
+    assert freshest.seconds is not None
+    point.update(mechanism=freshest.mechanism, measured_seconds=round(freshest.seconds, 1),
+                 measured=freshest.measured)
+    evidence.observed(recovery_point=point)
+    assert freshest.seconds <= target, (
+        f"the recovery point of {rds_database.label} in {installation.backup_region} is {freshest.measured} "
+        f"({freshest.mechanism}), expected at most {policy.rpo_target_minutes} min")
+    evidence.message = (f"{rds_database.label}'s recovery point in {installation.backup_region}: "
+                        f"{freshest.measured} ({freshest.mechanism}), target {policy.rpo_target_minutes} min")
 
 
 @requirement("DR-DB-05")
@@ -89,7 +125,8 @@ def test_database_answers_with_supported_version(primary_postgres: PostgresServe
 
 
 @requirement("DR-DB-07")
-def test_dr_replica_keeps_up(postgres_sessions: PostgresSessions, policy: Policy, evidence: Evidence) -> None:
+def test_dr_replica_keeps_up(postgres_sessions: PostgresSessions, installation: Installation, policy: Policy,
+                             evidence: Evidence) -> None:
     limit = policy.replica_max_lag_seconds
     evidence.about(postgres_sessions.target_name("replica"))
     try:
@@ -97,6 +134,9 @@ def test_dr_replica_keeps_up(postgres_sessions: PostgresSessions, policy: Policy
     except Unobservable as unreachable:
         # The replica does not answer: the primary still knows whether a standby streams from it.
         _standby_keeps_up_per_primary(postgres_sessions, unreachable, limit, evidence)
+        return
+    if replica.is_aurora:
+        _aurora_secondary_keeps_up(replica, installation.backup_region, limit, evidence)
         return
     status = replica.replica_status()
     evidence.observed(replica=replica.target.summary(), status=status.summary(), max_lag_seconds=limit)
@@ -106,6 +146,22 @@ def test_dr_replica_keeps_up(postgres_sessions: PostgresSessions, policy: Policy
     assert lag is not None, f"{replica.target.name} has not replayed any transaction yet: its lag is unknown"
     assert lag <= limit, f"{replica.target.name} is {lag:.0f} s behind, expected at most {limit} s"
     evidence.message = f"{replica.target.name} is in recovery and {lag:.0f} s behind (at most {limit} s)"
+
+
+def _aurora_secondary_keeps_up(server: PostgresServer, backup: str, limit: int, evidence: Evidence) -> None:
+    lags = server.aurora_global_lags()
+    evidence.observed(replica=server.target.summary(), aurora_global_db_status=[lag.summary() for lag in lags],
+                      max_lag_seconds=limit)
+    secondary = [lag for lag in lags if lag.region == backup and not lag.is_primary]
+    assert secondary, (f"{server.target.name} is Aurora, and aurora_global_db_status() shows no secondary in {backup} "
+                       f"(regions: {', '.join(f'{lag.region}' for lag in lags) or 'none'}), expected one")
+    lag = secondary[0].lag_seconds
+    assert lag is not None, f"the Aurora secondary in {backup} reports no RPO or visibility lag yet: its lag is unknown"
+    assert lag <= limit, (f"the Aurora secondary in {backup} is {lag:.1f} s behind (rpo_lag_in_msec "
+                          f"{secondary[0].rpo_lag_ms}, visibility_lag_in_msec {secondary[0].visibility_lag_ms}), "
+                          f"expected at most {limit} s")
+    evidence.message = (f"the Aurora secondary in {backup} is {lag:.1f} s behind (aurora_global_db_status(); "
+                        f"at most {limit} s)")
 
 
 def _standby_keeps_up_per_primary(sessions: PostgresSessions, unreachable: Unobservable, limit: int,

@@ -8,7 +8,8 @@ from __future__ import annotations
 from fixtures.requirements import requirement
 from spacelift_dr.config import Policy
 from spacelift_dr.errors import Unobservable
-from spacelift_dr.facts.kms import MODES, DatabaseStorage, EncryptionModes, Key, KmsFacts
+from spacelift_dr.facts.database import Copy
+from spacelift_dr.facts.kms import MODES, EncryptionModes, Key, KmsFacts
 from spacelift_dr.facts.rsa import RSA_SETTING, RsaKeyInspection, RsaKeys
 from spacelift_dr.facts.s3 import Bucket
 from spacelift_dr.installation import Installation
@@ -84,51 +85,49 @@ def test_signing_key_is_usable_in_backup_region(signing_key: Key, installation: 
 
 
 @requirement("DR-KMS-06")
-def test_database_storage_key_is_in_backup_region(database_storage: DatabaseStorage, kms_facts: KmsFacts,
-                                                  installation: Installation, evidence: Evidence) -> None:
+def test_database_copy_key_is_enabled_in_backup_region(database_copies: list[Copy], kms_facts: KmsFacts,
+                                                       installation: Installation, evidence: Evidence) -> None:
     backup = installation.backup_region
-    evidence.observed(database=database_storage.summary())
-    if not database_storage.storage_encrypted or not database_storage.kms_key_id:
-        raise NotApplicable(f"{database_storage.identifier} has no KMS key on its storage (StorageEncrypted "
-                            f"{database_storage.storage_encrypted}; see DR-DB-05)")
-    key = kms_facts.key(database_storage.kms_key_id)
-    evidence.observed(key=key.metadata.summary())
-    problem = key.problem_in(backup)
-    assert problem is None, (f"{database_storage.identifier} storage key: {problem}, expected a multi-region key "
-                             f"with an Enabled replica in {backup}")
-    evidence.message = f"{database_storage.identifier} is encrypted with {key.arn}, Enabled in {backup} too"
+    keyed = [c for c in database_copies if c.kms_key_id]
+    evidence.observed(copies=[c.summary() for c in database_copies])
+    if not keyed:
+        raise NotApplicable("the database's copies in the backup region are not encrypted with a KMS key "
+                            "(StorageEncrypted: see DR-DB-05)")
+    states = {c.arn: kms_facts.describe(str(c.kms_key_id), c.region) for c in keyed}
+    evidence.observed(keys={arn: key.summary() if key else "does not exist" for arn, key in states.items()})
+    problems = [f"{c.kind} {c.arn}: key {c.kms_key_id} " + (
+        f"is {found.key_state}" if found else f"does not exist in {c.region}")
+        for c in keyed if not (found := states[c.arn]) or not found.enabled]
+    assert not problems, "; ".join(problems) + f" (expected each copy's key Enabled in {backup})"
+    evidence.message = "; ".join(f"{c.kind} {c.arn.rsplit(':', 1)[-1]} is encrypted with {c.kms_key_id}, Enabled "
+                                 f"in {c.region}" for c in keyed)
 
 
 @requirement("DR-KMS-06")
-def test_critical_bucket_key_is_in_backup_region(critical_bucket: Bucket, kms_facts: KmsFacts,
-                                                 installation: Installation, evidence: Evidence) -> None:
+def test_critical_bucket_copy_key_is_enabled_in_backup_region(critical_bucket: Bucket, kms_facts: KmsFacts,
+                                                              installation: Installation, evidence: Evidence) -> None:
     backup = installation.backup_region
-    encryption = critical_bucket.default_encryption
-    rules = [replica.rule for replica in critical_bucket.replicas_in(backup)]
-    replica_keys = sorted({r.replica_kms_key_id for r in rules if r.replica_kms_key_id})
-    evidence.observed(default_encryption=encryption.summary(), replica_kms_keys=replica_keys)
-    if not encryption.uses_kms and not replica_keys:
-        if encryption.algorithm == "AES256":
-            evidence.message = f"{critical_bucket.name} uses S3-managed encryption (SSE-S3)"
+    replicas = critical_bucket.replicas_in(backup)
+    if not replicas:
+        raise NotApplicable(f"{critical_bucket.name} has no replica in {backup} (see DR-OBJ-03): no copy whose key "
+                            f"to follow")
+    keys = {f"replica {r.bucket.name} default encryption": r.bucket.default_encryption for r in replicas}
+    evidence.observed(replica_encryption={name: e.summary() for name, e in keys.items()},
+                      replica_kms_keys=sorted({k for r in replicas if (k := r.rule.replica_kms_key_id)}))
+    wanted = {name: e.kms_key_id or "alias/aws/s3" for name, e in keys.items() if e.uses_kms}
+    wanted |= {f"rule {r.rule.id} ReplicaKmsKeyID": r.rule.replica_kms_key_id for r in replicas
+               if r.rule.replica_kms_key_id}
+    if not wanted:
+        if all(e.algorithm == "AES256" for e in keys.values()):
+            evidence.message = f"the replicas of {critical_bucket.name} use S3-managed encryption (SSE-S3)"
             return
-        raise NotApplicable(f"{critical_bucket.name} has no default encryption and no replica KMS key")
-    problems = []
-    if encryption.uses_kms:
-        # SSE-KMS without a key ID is the AWS-managed aws/s3 key, which is single-region.
-        key = kms_facts.key(encryption.kms_key_id or "alias/aws/s3")
-        evidence.observed(default_key=key.metadata.summary())
-        problem = key.problem_in(backup)
-        if problem:
-            problems.append(f"default encryption key: {problem}")
-    for replica_key in replica_keys:
-        problem = kms_facts.replica_key_problem(replica_key, backup)
-        if problem:
-            problems.append(f"replication ReplicaKmsKeyID: {problem}")
+        raise NotApplicable(f"the replicas of {critical_bucket.name} have no KMS key and no default encryption")
+    problems = [f"{name}: {problem}" for name, key in wanted.items()
+                if (problem := kms_facts.replica_key_problem(key, backup))]
     assert not problems, (f"{critical_bucket.name}: " + "; ".join(problems)
-                          + f" (expected keys with an Enabled copy in {backup})")
-    default = "a key Enabled in the backup region too" if encryption.uses_kms else "S3-managed encryption (SSE-S3)"
-    evidence.message = (f"{critical_bucket.name} uses {default}"
-                        + (f"; its replicas are encrypted with {', '.join(replica_keys)}" if replica_keys else ""))
+                          + f" (expected the keys of its copies Enabled in {backup})")
+    evidence.message = (f"the copies of {critical_bucket.name} in {backup} are encrypted with keys Enabled there "
+                        f"({', '.join(sorted(set(wanted.values())))})")
 
 
 @requirement("DR-RSA-01")

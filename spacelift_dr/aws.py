@@ -37,7 +37,7 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "eks": frozenset({"DescribeCluster"}),
     "s3": frozenset({
         "HeadBucket", "GetBucketLocation", "GetBucketVersioning", "GetBucketReplication",
-        "GetBucketEncryption",
+        "GetBucketEncryption", "GetBucketLifecycleConfiguration",
     }),
     "kms": frozenset({"DescribeKey", "GetKeyRotationStatus"}),
     "rds": frozenset({
@@ -45,7 +45,8 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
         "DescribeDBClusterSnapshots", "DescribeDBSnapshots", "DescribeDBInstanceAutomatedBackups",
     }),
     "backup": frozenset({"ListBackupPlans", "GetBackupPlan", "ListBackupSelections", "GetBackupSelection",
-                         "DescribeRegionSettings"}),
+                         "DescribeRegionSettings", "DescribeBackupVault", "ListRecoveryPointsByBackupVault"}),
+    "cloudwatch": frozenset({"GetMetricData"}),
     "secretsmanager": frozenset({"DescribeSecret"}),
     "ssm": frozenset({"DescribeParameters"}),
     "sqs": frozenset({"GetQueueAttributes"}),
@@ -72,6 +73,7 @@ _IAM_ACTION = {
     ("s3", "HeadBucket"): "s3:ListBucket",
     ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
     ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
 }
 _IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 

@@ -43,3 +43,15 @@ def since_last_run(baseline: dict[str, Any], current: list[dict[str, Any]], sour
         "new_resources": sorted(set(now) - set(before)),
         "no_longer_evaluated": sorted(set(before) - set(now)),
     }
+
+
+def previous_recovery_seconds(baseline: dict[str, Any] | None) -> dict[str, float | None]:
+    """Per result id, the recovery point an earlier run measured (DR-DB-09, DR-OBJ-07 evidence)."""
+    found: dict[str, float | None] = {}
+    for result in (baseline or {}).get("results") or []:
+        evidence = result.get("evidence") if isinstance(result, dict) else None
+        point = evidence.get("recovery_point") if isinstance(evidence, dict) else None
+        if isinstance(point, dict):
+            measured = point.get("measured_seconds")
+            found[str(result.get("id"))] = float(measured) if isinstance(measured, int | float) else None
+    return found

@@ -164,6 +164,7 @@ class InstallationSection(_Strict):
 
 class DatabaseSection(_Strict):
     cluster_identifier: StrictStr | None = None
+    self_managed: bool = False  # not RDS/Aurora: DR-DB-01 … 05 N/A, DR-DB-08 applies
     dsn_env: EnvName = "SPACELIFT_DR_DATABASE_URL"
     replica_dsn_env: EnvName = "SPACELIFT_DR_REPLICA_DATABASE_URL"
 
@@ -209,6 +210,8 @@ class Policy(_Strict):
     certificate_min_days_valid: Threshold = 30
     postgres_major_supported: Annotated[list[StrictInt], Field(min_length=2, max_length=2)] = [14, 17]
     rsa_min_bits: Threshold = 2048
+    rpo_target_minutes: Threshold = 60
+    replication_max_latency_seconds: Threshold = 900
 
     @model_validator(mode="after")
     def _major_range(self) -> Policy:

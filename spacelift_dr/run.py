@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import __version__
 from .aws import AwsAccess, CallRecord, recording
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
-from .compare import since_last_run
+from .compare import previous_recovery_seconds, since_last_run
 from .discovery import build_installation
 from .errors import Unobservable
 from .facts.s3 import BucketFacts
 from .installation import Installation
 from .redaction import Redactor
-from .results import Result, Status, timestamp, utc_now
+from .results import Result, Status, recovery_points_of, timestamp, utc_now
 
 if TYPE_CHECKING:  # the config models (pydantic) load with the first config; `pytest --help` does without
     from .config import Config
@@ -61,6 +61,11 @@ class Run:
 
     def __post_init__(self) -> None:
         self.buckets = BucketFacts(self.aws, self.config.installation.primary_region)
+
+    @property
+    def observed_at(self) -> datetime:
+        """The end of every metric window of the run (whole minutes): the same read is the same request."""
+        return self.buckets.observed_at
 
     def memo(self, key: str, make: Callable[[], T], close: Callable[[T], None] | None = None) -> T:
         """One ``make()`` per run: the facts objects the fixtures share (they are per installation, so
@@ -164,6 +169,14 @@ class Run:
             return None
         return since_last_run(self.baseline, [r.to_json() for r in self.results], self.baseline_source)
 
+    def recovery_points(self) -> list[dict[str, Any]]:
+        """Per stateful component, its measured recovery point in the backup region (and the baseline's)."""
+        previous = previous_recovery_seconds(self.baseline)
+        rows = recovery_points_of(self.results)
+        for row in rows:
+            row["previous_seconds"] = previous.get(f"{row['requirement']}:{row['resource']}")
+        return rows
+
     def summary_by(self, key: str) -> dict[str, dict[str, int]]:
         return summary_of(self.results, key)
 
@@ -196,6 +209,7 @@ class Run:
             "summary_by_category": self.summary_by("category"),
             "summary_by_control": self.summary_by("control"),
             "since_last_run": self.since_last_run(),
+            "recovery_points": self.recovery_points(),
             "not_implemented": sorted(NOT_YET_IMPLEMENTED),
             "not_selected": sorted(set(catalogue()) - evaluated - NOT_YET_IMPLEMENTED),
             "notes": self.notes,

@@ -29,7 +29,7 @@ def implemented_requirements() -> dict[str, list[str]]:
 
 def test_catalogue_entries_are_complete() -> None:
     entries = catalogue()
-    assert len(entries) == 47
+    assert len(entries) == 49
     for entry in entries.values():
         assert re.fullmatch(r"DR-[A-Z]{2,3}-[0-9]{2}", entry.id)
         assert entry.category in CATEGORIES

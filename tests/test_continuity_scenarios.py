@@ -79,6 +79,9 @@ def test_dr_ready_installation_passes_every_continuity_requirement(dr_ready: Out
 BREAKS = {
     "state-versioning-suspended": {("DR-CON-02", STATE_BUCKET)},
     "state-same-region-replication": {("DR-CON-03", STATE_BUCKET)},
+    "state-replication-misses-a-state": {("DR-CON-03", STATE_BUCKET)},
+    "state-replication-role-missing": {("DR-CON-03", STATE_BUCKET)},
+    "state-replication-per-state-prefix": set(),  # prefix rules covering every state key: still PASS
     "state-mfa-delete-off": {("DR-CON-04", STATE_BUCKET)},
     "deployment-role-missing": {("DR-CON-05", NETWORK_ROLE), ("DR-CON-06", NETWORK_ROLE)},
     "deployment-role-trusts-only-spacelift": {("DR-CON-06", PLATFORM_ROLE)},
@@ -130,7 +133,7 @@ DENIED = {
     "roles": (
         [("GetRole", "iam", "iam:GetRole")],
         {(r, role): "iam:GetRole" for r in ("DR-CON-05", "DR-CON-06") for role in (NETWORK_ROLE, PLATFORM_ROLE)}
-        | {("DR-CON-07", BREAK_GLASS): "iam:GetRole"}),
+        | {("DR-CON-07", BREAK_GLASS): "iam:GetRole", ("DR-CON-03", STATE_BUCKET): "iam:GetRole"}),
 }
 
 

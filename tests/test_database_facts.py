@@ -20,16 +20,21 @@ from spacelift_dr.facts.database import (
     AWS_BACKUP_COPY,
     BACKUP_REPLICATION,
     GLOBAL_CLUSTER,
+    READ_REPLICA,
     SNAPSHOT_COPY,
     BackupPlan,
     BackupSelection,
+    Copy,
     Database,
     DatabaseFacts,
+    LagMetric,
+    Mechanism,
     Snapshot,
     arn_like,
     dsn_host,
     global_clusters_with,
     locate_database,
+    measure_copy,
     recent_snapshots,
 )
 
@@ -251,6 +256,15 @@ def no_copies_answers(aws: StubbedAws, global_clusters: list[dict[str, Any]] | N
     key = "DBClusterSnapshots" if snapshots == "DescribeDBClusterSnapshots" else "DBSnapshots"
     method = "describe_db_cluster_snapshots" if key == "DBClusterSnapshots" else "describe_db_snapshots"
     aws.answer("rds", BACKUP, method, {key: []})
+    no_replica_answers(aws, key == "DBClusterSnapshots")
+
+
+def no_replica_answers(aws: StubbedAws, cluster: bool = True) -> None:
+    """The backup region's databases, read for mechanism (e): none replicates from ours."""
+    if cluster:
+        aws.answer("rds", BACKUP, "describe_db_clusters", {"DBClusters": []})
+    else:
+        aws.answer("rds", BACKUP, "describe_db_instances", {"DBInstances": []})
 
 
 def evaluate(aws: StubbedAws, database: Database) -> dict[str, Any]:
@@ -286,8 +300,30 @@ def test_replication_to_another_region_does_not_count(aws: StubbedAws) -> None:
     assert found[BACKUP_REPLICATION].detail == f"automated backups are replicated to us-east-1, not {BACKUP}"
 
 
+VAULT = f"arn:aws:backup:{BACKUP}:123456789012:backup-vault:dr"
+
+
+def recovery_point(age: timedelta, status: str = "COMPLETED", resource: str = CLUSTER_ARN) -> dict[str, Any]:
+    return {"RecoveryPointArn": f"arn:aws:rds:{BACKUP}:123456789012:cluster-snapshot:awsbackup:job-{age.seconds}",
+            "BackupVaultName": "dr", "BackupVaultArn": VAULT, "ResourceArn": resource, "ResourceType": "Aurora",
+            "Status": status, "CreationDate": NOW - age - timedelta(minutes=20), "CompletionDate": NOW - age,
+            "EncryptionKeyArn": f"arn:aws:kms:{BACKUP}:123456789012:key/dr-key", "IsEncrypted": True}
+
+
+def vault_answers(aws: StubbedAws, points: list[dict[str, Any]] | None) -> None:
+    """The copy vault in the backup region: absent (None), or holding ``points``."""
+    if points is None:
+        aws.stub("backup", BACKUP).add_client_error("describe_backup_vault", "ResourceNotFoundException",
+                                                    http_status_code=404)
+        return
+    aws.answer("backup", BACKUP, "describe_backup_vault", {"BackupVaultName": "dr", "BackupVaultArn": VAULT},
+               {"BackupVaultName": "dr"})
+    aws.answer("backup", BACKUP, "list_recovery_points_by_backup_vault", {"RecoveryPoints": points},
+               {"BackupVaultName": "dr", "ByResourceArn": CLUSTER_ARN})
+
+
 def backup_plan_answers(aws: StubbedAws, selection_fields: dict[str, Any], opted_in: bool | None) -> None:
-    vault = f"arn:aws:backup:{BACKUP}:123456789012:backup-vault:dr"
+    vault = VAULT
     aws.answer("backup", PRIMARY, "list_backup_plans", {"BackupPlansList": [{"BackupPlanId": "p1"}]})
     aws.answer("backup", PRIMARY, "get_backup_plan", {"BackupPlanId": "p1", "BackupPlan": {
         "BackupPlanName": "spacelift-daily", "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "Default",
@@ -310,7 +346,10 @@ def test_aws_backup_copy_needs_selection_copy_and_aurora_opt_in(aws: StubbedAws,
     aws.answer("rds", PRIMARY, "describe_global_clusters", {"GlobalClusters": []})
     backup_plan_answers(aws, {"Resources": ["*"], "Conditions": {"StringEquals": [
         {"ConditionKey": "aws:ResourceTag/backup", "ConditionValue": "daily"}]}}, opted_in)
+    if holds:
+        vault_answers(aws, [recovery_point(timedelta(hours=3))])
     aws.answer("rds", BACKUP, "describe_db_cluster_snapshots", {"DBClusterSnapshots": []})
+    no_replica_answers(aws)
     found = evaluate(aws, Database.from_cluster(cluster()))
     assert found[AWS_BACKUP_COPY].holds is holds, found[AWS_BACKUP_COPY].detail
     if not holds:
@@ -321,6 +360,7 @@ def test_aws_backup_selection_that_misses_the_database_does_not_count(aws: Stubb
     aws.answer("rds", PRIMARY, "describe_global_clusters", {"GlobalClusters": []})
     backup_plan_answers(aws, {"Resources": ["arn:aws:rds:*:*:db:*"]}, opted_in=None)
     aws.answer("rds", BACKUP, "describe_db_cluster_snapshots", {"DBClusterSnapshots": []})
+    no_replica_answers(aws)
     found = evaluate(aws, Database.from_cluster(cluster()))
     assert found[AWS_BACKUP_COPY].holds is False
     assert "matches none of Resources" in found[AWS_BACKUP_COPY].detail
@@ -330,12 +370,19 @@ def test_global_cluster_member_in_backup_region_holds(aws: StubbedAws) -> None:
     secondary = f"arn:aws:rds:{BACKUP}:123456789012:cluster:spacelift-ab12c-dr"
     unrelated = {"GlobalClusterIdentifier": "other", "GlobalClusterMembers": [
         member(f"arn:aws:rds:{BACKUP}:123456789012:cluster:other", True)]}
-    mine = {"GlobalClusterIdentifier": "spacelift", "GlobalClusterMembers": [
+    mine = {"GlobalClusterIdentifier": "spacelift", "Status": "available", "GlobalClusterMembers": [
         member(CLUSTER_ARN, True), member(secondary, False)]}
-    no_copies_answers(aws, global_clusters=[unrelated, mine])
+    aws.answer("rds", PRIMARY, "describe_global_clusters", {"GlobalClusters": [unrelated, mine]})
+    aws.answer("rds", BACKUP, "describe_db_clusters", {"DBClusters": [cluster(
+        DBClusterIdentifier="spacelift-ab12c-dr", DBClusterArn=secondary, KmsKeyId="dr-key")]})
+    aws.answer("backup", PRIMARY, "list_backup_plans", {"BackupPlansList": []})
+    aws.answer("rds", BACKUP, "describe_db_cluster_snapshots", {"DBClusterSnapshots": []})
     found = evaluate(aws, Database.from_cluster(cluster()))
     assert found[GLOBAL_CLUSTER].holds is True
-    assert secondary in found[GLOBAL_CLUSTER].detail
+    assert "spacelift-ab12c-dr available in eu-central-1" in found[GLOBAL_CLUSTER].detail
+    copy = found[GLOBAL_CLUSTER].copy
+    assert copy is not None
+    assert (copy.arn, copy.kms_key_id) == (secondary, "dr-key")
 
 
 def test_unobservable_mechanism_is_reported_not_decided(aws: StubbedAws) -> None:
@@ -344,6 +391,7 @@ def test_unobservable_mechanism_is_reported_not_decided(aws: StubbedAws) -> None
     aws.answer("rds", BACKUP, "describe_db_cluster_snapshots", {"DBClusterSnapshots": [
         {"DBClusterSnapshotIdentifier": "nightly-dr", "DBClusterIdentifier": "spacelift-ab12c", "Status": "available",
          "SnapshotType": "manual", "SnapshotCreateTime": NOW - timedelta(hours=2)}]})
+    no_replica_answers(aws)
     found = evaluate(aws, Database.from_cluster(cluster()))
     assert found[AWS_BACKUP_COPY].holds is None
     assert found[AWS_BACKUP_COPY].detail.startswith("backup:ListBackupPlans denied")
@@ -391,3 +439,192 @@ def test_nothing_to_go_by_is_unobservable_naming_the_setting(aws: StubbedAws) ->
         locate_database(facts, None, "arn:aws:secretsmanager:eu-west-1:1:secret:db:DATABASE_URL::", None)
     with pytest.raises(Unobservable, match="DATABASE_URL is not set on any service"):
         locate_database(facts, None, None, None)
+
+
+# -- revision 2: a copy counts only if it exists, is usable and is fresh ----------------------------------
+
+def _global(status: str = "available") -> dict[str, Any]:
+    secondary = f"arn:aws:rds:{BACKUP}:123456789012:cluster:spacelift-ab12c-dr"
+    return {"GlobalClusterIdentifier": "spacelift", "Status": status, "GlobalClusterMembers": [
+        member(CLUSTER_ARN, True), member(secondary, False)]}
+
+
+@pytest.mark.parametrize(("global_status", "member_status", "reason"), [
+    ("modifying", "available", "global cluster spacelift is modifying, not available"),
+    ("available", "inaccessible-encryption-credentials",
+     "member spacelift-ab12c-dr in eu-central-1 is inaccessible-encryption-credentials"),
+])
+def test_global_cluster_and_its_member_must_be_available(aws: StubbedAws, global_status: str, member_status: str,
+                                                         reason: str) -> None:
+    aws.answer("rds", PRIMARY, "describe_global_clusters", {"GlobalClusters": [_global(global_status)]})
+    if global_status == "available":
+        aws.answer("rds", BACKUP, "describe_db_clusters", {"DBClusters": [cluster(
+            DBClusterIdentifier="spacelift-ab12c-dr", DBClusterArn=f"arn:aws:rds:{BACKUP}:123456789012:cluster:"
+            "spacelift-ab12c-dr", Status=member_status)]})
+    aws.answer("backup", PRIMARY, "list_backup_plans", {"BackupPlansList": []})
+    aws.answer("rds", BACKUP, "describe_db_cluster_snapshots", {"DBClusterSnapshots": []})
+    if global_status != "available":
+        no_replica_answers(aws)
+    found = evaluate(aws, Database.from_cluster(cluster()))
+    assert found[GLOBAL_CLUSTER].holds is False
+    assert found[GLOBAL_CLUSTER].detail == reason
+
+
+@pytest.mark.parametrize(("points", "holds", "detail"), [
+    (None, False, "its copy vault dr does not exist in eu-central-1"),
+    ([], False, "vault dr in eu-central-1 holds no COMPLETED recovery point of spacelift-ab12c"),
+    ([recovery_point(timedelta(hours=1), status="PARTIAL"),
+      recovery_point(timedelta(hours=2), resource=INSTANCE_ARN)], False,
+     "vault dr in eu-central-1 holds no COMPLETED recovery point of spacelift-ab12c"),
+    ([recovery_point(timedelta(hours=30))], False,
+     "the newest recovery point of spacelift-ab12c in vault dr is 30.0 h"),
+    ([recovery_point(timedelta(hours=30)), recovery_point(timedelta(hours=5))], True,
+     "vault dr in eu-central-1 holds a COMPLETED recovery point 5.0 h old"),
+])
+def test_an_aws_backup_plan_counts_only_with_a_fresh_completed_copy(
+        aws: StubbedAws, points: list[dict[str, Any]] | None, holds: bool, detail: str) -> None:
+    aws.answer("rds", PRIMARY, "describe_global_clusters", {"GlobalClusters": []})
+    backup_plan_answers(aws, {"Resources": [CLUSTER_ARN]}, opted_in=True)
+    vault_answers(aws, points)
+    aws.answer("rds", BACKUP, "describe_db_cluster_snapshots", {"DBClusterSnapshots": []})
+    no_replica_answers(aws)
+    found = evaluate(aws, Database.from_cluster(cluster()))[AWS_BACKUP_COPY]
+    assert found.holds is holds
+    assert detail in found.detail
+    if holds:
+        assert found.copy is not None
+        assert found.copy.kms_key_id == f"arn:aws:kms:{BACKUP}:123456789012:key/dr-key"
+        assert found.copy.as_of == NOW - timedelta(hours=5)
+
+
+def test_replicated_backups_carry_their_restore_window(aws: StubbedAws) -> None:
+    replicated = f"arn:aws:rds:{BACKUP}:123456789012:auto-backup:ab-1"
+    database = Database.from_instance(instance(DBInstanceAutomatedBackupsReplications=[
+        {"DBInstanceAutomatedBackupsArn": replicated}]))
+    aws.answer("rds", BACKUP, "describe_db_instance_automated_backups", {"DBInstanceAutomatedBackups": [
+        {"DBInstanceAutomatedBackupsArn": replicated, "Status": "replicating", "KmsKeyId": "k",
+         "RestoreWindow": {"EarliestTime": NOW - timedelta(days=7), "LatestTime": NOW - timedelta(minutes=8)}}]})
+    no_copies_answers(aws, snapshots="DescribeDBSnapshots")
+    found = evaluate(aws, database)[BACKUP_REPLICATION]
+    assert found.copy is not None
+    assert found.copy.as_of == NOW - timedelta(minutes=8)
+
+
+@pytest.mark.parametrize(("status", "holds"), [("available", True), ("creating", False)])
+def test_cross_region_read_replica_of_an_instance(aws: StubbedAws, status: str, holds: bool) -> None:
+    aws.answer("backup", PRIMARY, "list_backup_plans", {"BackupPlansList": []})
+    aws.answer("rds", BACKUP, "describe_db_snapshots", {"DBSnapshots": []})
+    aws.answer("rds", BACKUP, "describe_db_instances", {"DBInstances": [
+        instance(DBInstanceIdentifier="spacelift-dr", DBInstanceArn=f"arn:aws:rds:{BACKUP}:123456789012:db:"
+                 "spacelift-dr", DBInstanceStatus=status, ReadReplicaSourceDBInstanceIdentifier=INSTANCE_ARN),
+        instance(DBInstanceIdentifier="other", ReadReplicaSourceDBInstanceIdentifier="spacelift")]})
+    found = evaluate(aws, Database.from_instance(instance()))[READ_REPLICA]
+    assert found.holds is holds
+    if holds:
+        assert found.detail == "DB instance spacelift-dr in eu-central-1 replicates from spacelift (available)"
+        assert found.copy is not None
+        assert found.copy.lag is not None
+        assert found.copy.lag.names == ("ReplicaLag",)
+    else:
+        assert found.detail == "DB instance spacelift-dr in eu-central-1 is creating"
+
+
+def test_aurora_cluster_replicating_from_ours_is_a_read_replica(aws: StubbedAws) -> None:
+    aws.answer("rds", PRIMARY, "describe_global_clusters", {"GlobalClusters": []})
+    aws.answer("backup", PRIMARY, "list_backup_plans", {"BackupPlansList": []})
+    aws.answer("rds", BACKUP, "describe_db_cluster_snapshots", {"DBClusterSnapshots": []})
+    aws.answer("rds", BACKUP, "describe_db_clusters", {"DBClusters": [cluster(
+        DBClusterIdentifier="spacelift-dr", DBClusterArn=f"arn:aws:rds:{BACKUP}:123456789012:cluster:spacelift-dr",
+        ReplicationSourceIdentifier=CLUSTER_ARN)]})
+    found = evaluate(aws, Database.from_cluster(cluster()))[READ_REPLICA]
+    assert found.holds is True
+
+
+# -- the locator follows the account's Route 53 records ---------------------------------------------------
+
+def zones_answers(aws: StubbedAws, records: list[dict[str, Any]]) -> None:
+    aws.answer("route53", "us-east-1", "list_hosted_zones", {"HostedZones": [
+        {"Id": "/hostedzone/Z1", "Name": "acme.internal.", "CallerReference": "x", "Config": {"PrivateZone": True}}],
+        "IsTruncated": False, "Marker": "", "MaxItems": "100"})
+    aws.answer("route53", "us-east-1", "list_resource_record_sets", {"ResourceRecordSets": records,
+                                                                     "IsTruncated": False, "MaxItems": "300"})
+
+
+WRITER = "spacelift-ab12c.cluster-xyz.eu-west-1.rds.amazonaws.com"
+
+
+@pytest.mark.parametrize("record", [
+    {"Name": "db.acme.internal.", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": WRITER}]},
+    {"Name": "db.acme.internal.", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "rw.acme.internal"}]},
+    {"Name": "db.acme.internal.", "Type": "A", "AliasTarget": {"HostedZoneId": "Z1", "DNSName": "rw.acme.internal.",
+                                                               "EvaluateTargetHealth": False}},
+])
+def test_a_company_name_leads_to_the_cluster(aws: StubbedAws, record: dict[str, Any]) -> None:
+    rw = {"Name": "rw.acme.internal.", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": WRITER}]}
+    facts = listing(aws, [cluster()], [])
+    zones_answers(aws, [record, rw])
+    with ExitStack() as stack:
+        aws.activate(stack)
+        found = locate_database(facts, "postgres://u:p@db.acme.internal:5432/spacelift", None, None)
+    assert found.database is not None
+    assert found.database.identifier == "spacelift-ab12c"
+    assert "leads through the account's Route 53 records (db.acme.internal →" in found.basis
+
+
+def test_a_name_that_leads_to_no_rds_endpoint_is_an_error_naming_both_keys(aws: StubbedAws) -> None:
+    facts = listing(aws, [cluster()], [])
+    zones_answers(aws, [{"Name": "db.acme.internal.", "Type": "CNAME", "TTL": 60,
+                         "ResourceRecords": [{"Value": "pg.elsewhere.example"}]}])
+    with ExitStack() as stack:
+        aws.activate(stack)
+        with pytest.raises(Unobservable) as raised:
+            locate_database(facts, "postgres://u:p@db.acme.internal/spacelift", None, None)
+    message = str(raised.value)
+    assert "db.acme.internal → pg.elsewhere.example" in message
+    assert "database.cluster_identifier" in message
+    assert "database.self_managed" in message
+
+
+def test_self_managed_is_declared_and_reads_nothing(aws: StubbedAws) -> None:
+    facts = DatabaseFacts(aws.access, PRIMARY, BACKUP)
+    with ExitStack() as stack:
+        aws.activate(stack)
+        found = locate_database(facts, "postgres://u:p@db.acme.internal/spacelift", None, None, self_managed=True)
+    assert found.database is None
+    assert "database.self_managed is true" in found.basis
+
+
+# -- DR-DB-09: measuring the copy --------------------------------------------------------------------------
+
+def metric_answer(values: list[float]) -> dict[str, Any]:
+    return {"MetricDataResults": [{"Id": "lag", "Label": "x", "StatusCode": "Complete", "Values": values,
+                                   "Timestamps": [NOW - timedelta(minutes=i) for i in range(len(values))]}]}
+
+
+def test_lag_metrics_in_milliseconds_and_the_larger_counts(aws: StubbedAws) -> None:
+    lag = LagMetric(("AuroraGlobalDBRPOLag", "AuroraGlobalDBReplicationLag"), "DBClusterIdentifier", "dr", 1000.0)
+    secondary = Copy("Aurora global secondary cluster", f"arn:aws:rds:{BACKUP}:1:cluster:dr", BACKUP, None, lag=lag)
+    mechanism = Mechanism(GLOBAL_CLUSTER, True, "", copy=secondary)
+    aws.answer("cloudwatch", BACKUP, "get_metric_data", metric_answer([1200.0, 900.0]))
+    aws.answer("cloudwatch", BACKUP, "get_metric_data", metric_answer([4000.0]))
+    with ExitStack() as stack:
+        aws.activate(stack)
+        age = measure_copy(aws.access, mechanism, NOW, NOW)
+    assert age.seconds == 4.0
+    assert age.measured == "AuroraGlobalDBReplicationLag 4.0 s, max over the last hour"
+    assert age.mechanism == "Aurora global secondary cluster dr"
+
+
+def test_no_datapoint_measures_nothing_and_a_snapshot_is_as_old_as_it_is(aws: StubbedAws) -> None:
+    lag = LagMetric(("ReplicaLag",), "DBInstanceIdentifier", "spacelift-dr", 1.0)
+    replica = Mechanism(READ_REPLICA, True, "", copy=Copy("cross-region read replica", "arn:x:db:spacelift-dr", BACKUP,
+                                                          None, lag=lag))
+    aws.answer("cloudwatch", BACKUP, "get_metric_data", metric_answer([]))
+    snapshot = Mechanism(SNAPSHOT_COPY, True, "", copy=Copy("snapshot", "arn:x:snap", BACKUP, None,
+                                                            as_of=NOW - timedelta(hours=3)))
+    with ExitStack() as stack:
+        aws.activate(stack)
+        unmeasured = measure_copy(aws.access, replica, NOW, NOW)
+    assert unmeasured.seconds is None
+    assert "no ReplicaLag datapoint" in unmeasured.measured
+    assert measure_copy(aws.access, snapshot, NOW, NOW).seconds == 3 * 3600

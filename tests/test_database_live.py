@@ -237,3 +237,61 @@ def test_behind_a_pooler_that_refuses_options_the_limits_are_set_in_session(
             server._connection.execute("CREATE TABLE written_behind_a_pooler (id int)")
     finally:
         server.close()
+
+
+# -- Aurora: the lag of the global secondary comes from aurora_global_db_status() -------------------------
+
+AURORA_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION aurora_version() RETURNS text LANGUAGE sql AS $$ SELECT '16.4.0' $$;
+CREATE TABLE IF NOT EXISTS aurora_fake_status (aws_region text, rpo_lag_in_msec bigint, visibility_lag_in_msec bigint);
+CREATE OR REPLACE FUNCTION aurora_global_db_status() RETURNS TABLE (
+    aws_region text, highest_lsn_written bigint, durability_lag_in_msec bigint, rpo_lag_in_msec bigint,
+    last_lag_calculation_time timestamptz, feedback_epoch integer, feedback_xmin integer)
+LANGUAGE sql AS $$
+    SELECT aws_region, 0::bigint, rpo_lag_in_msec, rpo_lag_in_msec, now(), 0, 0 FROM aurora_fake_status $$;
+CREATE OR REPLACE FUNCTION aurora_global_db_instance_status() RETURNS TABLE (
+    server_id text, session_id text, aws_region text, durable_lsn bigint, highest_lsn_rcvd bigint,
+    feedback_epoch integer, feedback_xmin integer, oldest_read_view_lsn bigint, visibility_lag_in_msec bigint)
+LANGUAGE sql AS $$ SELECT 'i-' || aws_region, 'MASTER_SESSION_ID', aws_region, 0::bigint, 0::bigint, 0, 0, 0::bigint,
+    visibility_lag_in_msec FROM aurora_fake_status $$;
+GRANT SELECT ON aurora_fake_status TO PUBLIC;
+"""
+
+
+@pytest.fixture(scope="module")
+def aurora(clusters: Clusters) -> Server:
+    """A server answering Aurora's global-database functions with the shape Aurora PostgreSQL documents."""
+    server = clusters.primary()
+    server.execute(*(statement for statement in AURORA_FUNCTIONS.split(";\n") if statement.strip()))
+    return server
+
+
+@pytest.mark.parametrize(("rows", "status", "message"), [
+    ([("eu-west-1", -1, None), ("eu-central-1", 900, 1200)], "PASS",
+     "the Aurora secondary in eu-central-1 is 1.2 s behind (aurora_global_db_status(); at most 300 s)"),
+    ([("eu-west-1", -1, None), ("eu-central-1", 420_000, 1200)], "FAIL",
+     "the Aurora secondary in eu-central-1 is 420.0 s behind"),
+    ([("eu-west-1", -1, None), ("us-east-1", 900, 900)], "FAIL", "shows no secondary in eu-central-1"),
+])
+def test_aurora_lag_comes_from_the_global_database_status(aurora: Server, demo: Demo, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, rows: list[tuple[Any, ...]],
+                                                          status: str, message: str) -> None:
+    values = ", ".join(f"('{r}', {rpo}, {'NULL' if vis is None else vis})" for r, rpo, vis in rows)
+    aurora.execute("DELETE FROM aurora_fake_status", f"INSERT INTO aurora_fake_status VALUES {values}")
+    outcome = live_checks(demo, tmp_path, monkeypatch, None, aurora.dsn())
+    result = outcome.result("DR-DB-07")
+    assert result["status"] == status, result["message"]
+    assert message in result["message"]
+    assert any("aurora_global_db_status()" in a["resource"] for a in result["actions"])
+
+
+def test_aurora_status_that_cannot_be_read_is_an_error(aurora: Server, demo: Demo, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    aurora.execute("REVOKE SELECT ON aurora_fake_status FROM PUBLIC")
+    try:
+        outcome = live_checks(demo, tmp_path, monkeypatch, None, aurora.dsn())
+    finally:
+        aurora.execute("GRANT SELECT ON aurora_fake_status TO PUBLIC")
+    result = outcome.result("DR-DB-07")
+    assert result["status"] == "ERROR"
+    assert result["message"].startswith("postgres:query failed on ")

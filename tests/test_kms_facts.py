@@ -13,16 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spacelift_dr.aws import AwsAccess
-from spacelift_dr.config import parse_config
 from spacelift_dr.errors import Unobservable
 from spacelift_dr.facts.kms import (
-    DatabaseStorage,
     EncryptionModes,
     KeyMetadata,
     KmsFacts,
-    cluster_endpoints,
-    database_host,
-    find_database_storage,
 )
 from spacelift_dr.installation import Container, Installation, Service
 
@@ -207,60 +202,3 @@ def test_encryption_mode_behind_a_secret_is_unobservable() -> None:
 def test_no_services_no_mode() -> None:
     with pytest.raises(Unobservable, match="no service settings"):
         EncryptionModes.from_installation(installation({}))
-
-
-@given(st.sampled_from(["postgres", "postgresql"]), st.text("abcdefghij-", min_size=1, max_size=12),
-       st.text("abcdef0123", min_size=1, max_size=10))
-def test_database_host_keeps_only_the_host(scheme: str, user: str, password: str) -> None:
-    host = "Spacelift.cluster-abc.eu-west-1.rds.amazonaws.com"
-    url = f"{scheme}://{user}:{password}@{host}:5432/spacelift?sslmode=require"
-    assert database_host(url) == host.lower()
-
-
-def test_cluster_endpoints() -> None:
-    cluster = {"Endpoint": "A.x", "ReaderEndpoint": "b.x", "CustomEndpoints": ["c.x"]}
-    assert cluster_endpoints(cluster) == {"a.x", "b.x", "c.x"}
-
-
-CLUSTER = {"DBClusterIdentifier": "spacelift", "DBClusterArn": "arn:aws:rds:eu-west-1:123456789012:cluster:spacelift",
-           "StorageEncrypted": True, "KmsKeyId": arn(PRIMARY), "Endpoint": "spacelift.cluster-a.rds.amazonaws.com",
-           "ReaderEndpoint": "spacelift.cluster-ro-a.rds.amazonaws.com"}
-
-
-def config(**database: str) -> Any:
-    return parse_config({"installation": {"name": "t", "primary_region": PRIMARY, "backup_region": BACKUP,
-                                          "discover": {"ecs_cluster": "c"}}, "database": database}, "<test>")
-
-
-def test_database_found_by_configured_identifier(aws: AwsAccess) -> None:
-    rds = stub(aws, "rds", PRIMARY)
-    rds.add_response("describe_db_clusters", {"DBClusters": [CLUSTER]}, {"DBClusterIdentifier": "spacelift"})
-    found = find_database_storage(aws, config(cluster_identifier="spacelift"), installation({"server": {}}))
-    assert found == DatabaseStorage("spacelift", CLUSTER["DBClusterArn"], True, arn(PRIMARY))
-
-
-def test_database_found_by_reader_endpoint_or_instance(aws: AwsAccess) -> None:
-    rds = stub(aws, "rds", PRIMARY)
-    url = f"postgres://u:p@{CLUSTER['ReaderEndpoint']}:5432/db"
-    rds.add_response("describe_db_clusters", {"DBClusters": [CLUSTER]}, {})
-    found = find_database_storage(aws, config(), installation({"server": {"DATABASE_URL": url}}))
-    assert found is not None
-    assert found.found_by == "DATABASE_URL host"
-
-    aws2 = AwsAccess(boto3.Session(aws_access_key_id="t", aws_secret_access_key="t"), max_attempts=1)
-    rds2 = stub(aws2, "rds", PRIMARY)
-    instance = {"DBInstanceIdentifier": "db1", "DBInstanceArn": "arn:aws:rds:eu-west-1:1:db:db1",
-                "StorageEncrypted": True, "KmsKeyId": arn(PRIMARY), "Endpoint": {"Address": "db1.rds.amazonaws.com"}}
-    rds2.add_response("describe_db_clusters", {"DBClusters": [CLUSTER]}, {})
-    rds2.add_response("describe_db_instances", {"DBInstances": [instance]}, {})
-    found = find_database_storage(aws2, config(), installation({"server": {"DATABASE_URL": "postgres://db1.rds.amazonaws.com/x"}}))
-    assert found is not None
-    assert found.identifier == "db1"
-
-
-def test_database_behind_a_secret_says_what_to_configure(aws: AwsAccess) -> None:
-    found = installation({"server": {}}, {"server": {"DATABASE_URL": "arn:aws:secretsmanager:eu-west-1:1:secret:db"}})
-    with pytest.raises(Unobservable, match=r"set database\.cluster_identifier"):
-        find_database_storage(aws, config(), found)
-    with pytest.raises(Unobservable, match=r"set database\.cluster_identifier"):
-        find_database_storage(aws, config(), installation({"server": {}}))

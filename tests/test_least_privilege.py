@@ -45,7 +45,9 @@ def test_a_full_run_makes_only_operations_the_policy_allows(dr_ready: Outcome) -
 
 # moto 5.2 authorizes some requests under names that are not real IAM actions: HeadBucket as
 # s3:HeadBucket (AWS requires s3:ListBucket). The user in moto gets both; the published policy stays real.
-MOTO_ACTION_NAMES = {"s3:ListBucket": ["s3:HeadBucket"]}
+MOTO_ACTION_NAMES = {"s3:ListBucket": ["s3:HeadBucket"],
+                     # and CloudWatch under its endpoint prefix (AWS: cloudwatch:GetMetricData).
+                     "cloudwatch:GetMetricData": ["monitoring:GetMetricData"]}
 # moto 5.2 answers every signed Route 53 request under IAM enforcement with SignatureDoesNotMatch, so a
 # Route 53 read cannot be authorized there at all. Those results are ERROR in the enforced run (never a
 # verdict); denial of the Route 53 actions is shown with API-shaped answers in tests/test_broker_scenarios.py.
@@ -61,17 +63,21 @@ MOTO_AS_LIST_BUCKET = {"s3:GetReplicationConfiguration": "GetBucketReplication",
 SAME_IN_MOTO = {"s3:ListBucket": {"s3:ListBucket", *MOTO_AS_LIST_BUCKET}}
 
 # Reads whose failure rightly leaves a verdict standing, each with the reason:
-# - DR-DB-04 holds when any one of four mechanisms does; the demo's global cluster suffices, and the
-#   evidence shows the other mechanisms as not observable.
+# - DR-DB-04 holds when any one of five mechanisms does; the demo's global cluster suffices, and the
+#   evidence shows the other mechanisms as not observable. DR-DB-09 measures the copy that holds, and
+#   DR-KMS-06 follows its key, so they stand too.
 # - key rotation is recorded as evidence only; no requirement asks for it.
+OTHER_MECHANISMS = {"backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections",
+                    "backup:GetBackupSelection", "backup:DescribeRegionSettings", "backup:DescribeBackupVault",
+                    "backup:ListRecoveryPointsByBackupVault", "rds:DescribeDBClusterSnapshots",
+                    "rds:DescribeDBInstanceAutomatedBackups", "rds:DescribeDBSnapshots"}
 VERDICT_STANDS = {
-    "DR-DB-04": {"backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections",
-                 "backup:GetBackupSelection", "backup:DescribeRegionSettings", "rds:DescribeDBClusterSnapshots",
-                 "rds:DescribeDBInstanceAutomatedBackups", "rds:DescribeDBSnapshots"},
+    "DR-DB-04": OTHER_MECHANISMS,
+    "DR-DB-09": OTHER_MECHANISMS,
     # DR-SVC-03 rests on the images found in the backup region; the registry's rules are evidence only.
     "DR-SVC-03": {"ecr:DescribeRegistry"},
-    **{req: {"kms:GetKeyRotationStatus"} for req in ("DR-KMS-02", "DR-KMS-03", "DR-KMS-04", "DR-KMS-05",
-                                                      "DR-KMS-06")},
+    **{req: {"kms:GetKeyRotationStatus"} for req in ("DR-KMS-02", "DR-KMS-03", "DR-KMS-04", "DR-KMS-05")},
+    "DR-KMS-06": {"kms:GetKeyRotationStatus", *OTHER_MECHANISMS},
 }
 
 

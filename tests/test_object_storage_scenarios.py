@@ -1,9 +1,10 @@
-"""Object storage (DR-OBJ-01 … 06) against a seeded moto server: PASS when DR-ready, FAIL for exactly
+"""Object storage (DR-OBJ-01 … 07) against a seeded moto server: PASS when DR-ready, FAIL for exactly
 what a mutation breaks, ERROR when a read is denied."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,26 +16,42 @@ STATES = "spacelift-states-ab12c"
 
 def test_dr_ready_installation_passes_every_object_storage_requirement(dr_ready: Outcome) -> None:
     obj = {k: v for k, v in dr_ready.verdicts.items() if k.startswith(("DR-OBJ", "DR-SVC-01"))}
-    assert len(obj) == 4 * 5 + 11 + 3  # OBJ-02..06 × 4 critical buckets, OBJ-01 × 11 settings, SVC-01 × 3
+    assert len(obj) == 4 * 6 + 11 + 3  # OBJ-02..07 × 4 critical buckets, OBJ-01 × 11 settings, SVC-01 × 3
     not_passing = {k: v for k, v in obj.items() if v != "PASS"}
     # OBJECT_STORAGE_BUCKET_USAGE_ANALYTICS is empty in the official module: no bucket to check.
     assert not_passing == {"DR-OBJ-01:OBJECT_STORAGE_BUCKET_USAGE_ANALYTICS": "N/A"}
 
 
+NO_COPY = ("DR-OBJ-03", "DR-OBJ-04", "DR-OBJ-05", "DR-OBJ-06", "DR-OBJ-07")
+NOT_ACCEPTED = ("DR-OBJ-03", "DR-OBJ-05", "DR-OBJ-07")
+
 # mutation → the (requirement, resource) verdicts it must turn to FAIL; every other verdict unchanged.
 BREAKS = {
     "missing-bucket:deliveries": {("DR-OBJ-01", "spacelift-deliveries-ab12c")},
-    "unversioned:states": {(r, STATES) for r in ("DR-OBJ-02", "DR-OBJ-03", "DR-OBJ-04", "DR-OBJ-05", "DR-OBJ-06")},
-    "no-replication:states": {(r, STATES) for r in ("DR-OBJ-03", "DR-OBJ-04", "DR-OBJ-05", "DR-OBJ-06")},
-    "replication-prefix-only:states": {(r, STATES) for r in ("DR-OBJ-03", "DR-OBJ-04", "DR-OBJ-05", "DR-OBJ-06")},
-    "replication-same-region:states": {(r, STATES) for r in ("DR-OBJ-03", "DR-OBJ-04", "DR-OBJ-05", "DR-OBJ-06")},
-    "replica-missing:states": {(r, STATES) for r in ("DR-OBJ-03", "DR-OBJ-04", "DR-OBJ-05", "DR-OBJ-06")},
+    "unversioned:states": {(r, STATES) for r in ("DR-OBJ-02", *NO_COPY)},
+    "no-replication:states": {(r, STATES) for r in NO_COPY},
+    "replication-prefix-only:states": {(r, STATES) for r in NO_COPY},
+    "replication-same-region:states": {(r, STATES) for r in NO_COPY},
+    "replica-missing:states": {(r, STATES) for r in NO_COPY},
     "replica-unversioned:modules": {("DR-OBJ-04", "spacelift-modules-ab12c"),
                                     ("DR-OBJ-06", "spacelift-modules-ab12c")},
     "no-delete-markers:run_logs": {("DR-OBJ-05", "spacelift-run-logs-ab12c")},
     "no-sse-kms-selection:policy_inputs": {("DR-OBJ-05", "spacelift-policy-inputs-ab12c")},
     "no-failback:states": {("DR-OBJ-06", STATES)},
     "no-scheduler-service": {("DR-SVC-01", "spacelift-ab12c/scheduler")},
+    # Revision 2: configured but not recoverable.
+    "replication-role-missing:states": {(r, STATES) for r in NOT_ACCEPTED},
+    "replication-role-untrusted:states": {(r, STATES) for r in NOT_ACCEPTED},
+    "replication-to-glacier:states": {(r, STATES) for r in NOT_ACCEPTED},
+    "replica-lifecycle-shorter:states": {("DR-OBJ-04", STATES)},
+    "two-half-rules:states": {("DR-OBJ-05", STATES)},
+    "failback-prefix-only:states": {("DR-OBJ-06", STATES)},
+    "replication-metrics-off:states": {("DR-OBJ-07", STATES)},
+    "replication-lagging:states": {("DR-OBJ-07", STATES)},
+    "replication-failing:states": {("DR-OBJ-07", STATES)},
+    # A V1 rule (rule-level Prefix "") covers every object and carries delete markers: OBJ-03 … 06 hold.
+    # The V1 schema has no replication metrics, so OBJ-07 cannot observe its health.
+    "replication-v1-rule:states": {("DR-OBJ-07", STATES)},
 }
 
 
@@ -66,19 +83,22 @@ def test_denied_replication_read_is_an_error_never_a_verdict(moto: DemoServer, t
     assert outcome.exit_code == 6  # ERRORs and no FAIL
 
 
-@pytest.mark.parametrize(("operation", "requirement"), [
-    ("HeadBucket", "DR-OBJ-01"), ("GetBucketVersioning", "DR-OBJ-02"), ("GetBucketLocation", "DR-OBJ-04"),
-    ("GetBucketEncryption", "DR-OBJ-05"),
+@pytest.mark.parametrize(("service", "operation", "requirement"), [
+    ("s3", "HeadBucket", "DR-OBJ-01"), ("s3", "GetBucketVersioning", "DR-OBJ-02"),
+    ("s3", "GetBucketLocation", "DR-OBJ-04"), ("s3", "GetBucketEncryption", "DR-OBJ-05"),
+    ("iam", "GetRole", "DR-OBJ-03"), ("s3", "GetBucketLifecycleConfiguration", "DR-OBJ-04"),
+    ("cloudwatch", "GetMetricData", "DR-OBJ-07"),
 ])
-def test_each_denied_read_turns_its_check_into_error(operation: str, requirement: str, moto: DemoServer,
-                                                     tmp_path: Path) -> None:
+def test_each_denied_read_turns_its_check_into_error(service: str, operation: str, requirement: str,
+                                                     moto: DemoServer, tmp_path: Path) -> None:
     outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", requirement,
-                         hooks=denied(operation, "s3"))
+                         hooks=denied(operation, service))
     statuses = {r["status"] for r in outcome.results}
     assert statuses <= {"ERROR", "N/A"}
     assert "ERROR" in statuses
-    action = {"HeadBucket": "s3:ListBucket", "GetBucketEncryption": "s3:GetEncryptionConfiguration"}.get(
-        operation, f"s3:{operation}")
+    action = {"HeadBucket": "s3:ListBucket", "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+              "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration"}.get(
+        operation, f"{service}:{operation}")
     for result in outcome.results:
         if result["status"] == "ERROR":
             assert result["message"].startswith(f"{action} denied on "), result["message"]
@@ -89,3 +109,24 @@ def test_discovery_denied_makes_every_check_error(moto: DemoServer, tmp_path: Pa
                          hooks=denied("DescribeServices", "ecs"))
     assert {r["status"] for r in outcome.results} == {"ERROR"}
     assert all("ecs:DescribeServices denied" in r["message"] for r in outcome.results)
+
+
+def test_replication_measured_in_the_recovery_point(dr_ready: Outcome) -> None:
+    point = dr_ready.result("DR-OBJ-07", STATES)["evidence"]["recovery_point"]
+    assert point == {"component": f"bucket {STATES}",
+                     "mechanism": f"S3 replication rule disaster-recovery → {STATES}-dr",
+                     "measured_seconds": 42.0, "measured": "replication latency 42 s, max over the last 24 h",
+                     "target_seconds": 900.0}
+
+
+def test_incomplete_metric_answer_is_an_error(moto: DemoServer, tmp_path: Path) -> None:
+    def internal_error(parsed: dict[str, Any], **_: Any) -> None:
+        for result in parsed.get("MetricDataResults", []):
+            result["StatusCode"] = "InternalError"
+
+    outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-OBJ-07",
+                         hooks=[("after-call.cloudwatch.GetMetricData", internal_error)])
+    result = outcome.result("DR-OBJ-07", STATES)
+    assert result["status"] == "ERROR"
+    assert "cloudwatch:GetMetricData" in result["message"]
+    assert "InternalError" in result["message"]

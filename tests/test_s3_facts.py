@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spacelift_dr.errors import Unobservable
+from spacelift_dr.facts.iam import TrustPolicy
 from spacelift_dr.facts.s3 import (
     DefaultEncryption,
+    Lifecycle,
     ReplicationConfiguration,
     ReplicationRule,
     Versioning,
     arn_region,
     location_region,
+    metric_values,
+    trusts_service,
 )
 
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "ap-southeast-2"]
@@ -69,7 +76,9 @@ def test_a_rule_covers_all_objects_exactly_when_it_has_no_prefix_and_no_tags(rul
 @given(api_rules())
 def test_delete_markers_and_kms_objects_count_only_when_explicitly_enabled(rule: dict[str, Any]) -> None:
     parsed = ReplicationRule.from_api(rule)
-    assert parsed.replicates_delete_markers == (rule.get("DeleteMarkerReplication", {}).get("Status") == "Enabled")
+    # A V1 rule (no Filter) has no switch: S3 replicates its delete markers.
+    assert parsed.replicates_delete_markers == (
+        "Filter" not in rule or rule.get("DeleteMarkerReplication", {}).get("Status") == "Enabled")
     criteria = rule.get("SourceSelectionCriteria", {}).get("SseKmsEncryptedObjects", {})
     assert parsed.replicates_sse_kms_objects == (criteria.get("Status") == "Enabled")
 
@@ -136,3 +145,93 @@ def test_regions_from_location_and_arns() -> None:
     assert arn_region("arn:aws:s3:::bucket") is None
     assert arn_region("mrk-1") is None
     assert arn_region("arn:aws:kms") is None
+
+
+def test_a_v1_rule_with_an_empty_prefix_covers_every_object_and_carries_delete_markers() -> None:
+    v1 = {"ID": "legacy", "Prefix": "", "Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::dr"}}
+    rule = ReplicationRule.from_api(v1)
+    assert rule.is_v1
+    assert rule.covers_all_objects
+    assert rule.replicates_delete_markers
+    assert not ReplicationRule.from_api({**v1, "Prefix": "tmp/"}).covers_all_objects
+
+
+@pytest.mark.parametrize(("storage_class", "readable"), [
+    (None, True), ("STANDARD_IA", True), ("GLACIER_IR", True), ("GLACIER", False), ("DEEP_ARCHIVE", False)])
+def test_replicas_in_an_archive_class_are_not_readable_at_once(storage_class: str | None, readable: bool) -> None:
+    destination: dict[str, Any] = {"Bucket": "arn:aws:s3:::dr"}
+    if storage_class:
+        destination["StorageClass"] = storage_class
+    rule = ReplicationRule.from_api({"ID": "r", "Status": "Enabled", "Filter": {}, "Destination": destination})
+    assert rule.readable_at_once is readable
+
+
+def test_metrics_are_on_with_metrics_or_replication_time_control() -> None:
+    def rule(destination: dict[str, Any]) -> ReplicationRule:
+        return ReplicationRule.from_api({"ID": "r", "Status": "Enabled", "Filter": {},
+                                         "Destination": {"Bucket": "arn:aws:s3:::dr", **destination}})
+
+    assert rule({"Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}}).metrics_enabled
+    assert rule({"ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}}}).metrics_enabled
+    assert not rule({"Metrics": {"Status": "Disabled"}}).metrics_enabled
+    assert not rule({}).metrics_enabled
+
+
+def test_prefix_rules_cover_the_state_keys_under_their_prefix() -> None:
+    rule = ReplicationRule.from_api({"ID": "r", "Status": "Enabled", "Filter": {"Prefix": "terraform/"},
+                                     "Destination": {"Bucket": "arn:aws:s3:::dr"}})
+    assert rule.covers_keys(["terraform/network.tfstate", "terraform/env:/"])
+    assert not rule.covers_keys(["terraform/network.tfstate", "env:/"])
+
+
+def _trust(*statements: dict[str, Any]) -> TrustPolicy:
+    return TrustPolicy.from_document({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+S3_ASSUME = {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
+
+
+def test_a_role_trusts_s3_only_through_an_allow_naming_the_service() -> None:
+    assert trusts_service(_trust(S3_ASSUME), "s3.amazonaws.com")
+    assert trusts_service(_trust({**S3_ASSUME, "Principal": {"Service": ["ec2.amazonaws.com", "s3.amazonaws.com"]},
+                                  "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}),
+                          "s3.amazonaws.com")
+    assert not trusts_service(_trust({**S3_ASSUME, "Principal": {"Service": "ec2.amazonaws.com"}}), "s3.amazonaws.com")
+    assert not trusts_service(_trust(S3_ASSUME, {**S3_ASSUME, "Effect": "Deny"}), "s3.amazonaws.com")
+    assert not trusts_service(_trust({**S3_ASSUME, "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}),
+                              "s3.amazonaws.com")
+
+
+def _lifecycle(*rules: dict[str, Any]) -> Lifecycle:
+    return Lifecycle.from_api({"Rules": list(rules)})
+
+
+def test_a_replica_may_not_expire_current_versions_sooner_than_its_source() -> None:
+    thirty = {"ID": "30d", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 30}}
+    ninety = {"ID": "90d", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 90}}
+    assert _lifecycle(thirty).expires_sooner_than(_lifecycle())
+    assert _lifecycle(thirty).expires_sooner_than(_lifecycle(ninety))
+    assert not _lifecycle(ninety).expires_sooner_than(_lifecycle(thirty))
+    assert not _lifecycle(thirty).expires_sooner_than(_lifecycle(thirty))
+    # A source rule over a narrower scope does not excuse a replica rule over every object.
+    assert _lifecycle(thirty).expires_sooner_than(_lifecycle({**thirty, "Filter": {"Prefix": "tmp/"}}))
+    # Disabled rules, noncurrent-version expiry and delete-marker clean-up expire no current version.
+    assert not _lifecycle({**thirty, "Status": "Disabled"},
+                          {"ID": "nc", "Status": "Enabled", "Filter": {}, "NoncurrentVersionExpiration":
+                           {"NoncurrentDays": 1}},
+                          {"ID": "dm", "Status": "Enabled", "Filter": {},
+                           "Expiration": {"ExpiredObjectDeleteMarker": True}}).expires_sooner_than(_lifecycle())
+    dated = {"ID": "d", "Status": "Enabled", "Prefix": "", "Expiration": {"Date": datetime(2030, 1, 1, tzinfo=UTC)}}
+    assert _lifecycle(dated).expires_sooner_than(_lifecycle())
+
+
+def test_metric_values_are_read_only_from_complete_answers() -> None:
+    complete = [{"Id": "m", "StatusCode": "Complete", "Values": [3.0, 1.0], "Timestamps": []}]
+    assert metric_values(complete, "m", "r") == [3.0, 1.0]
+    paged = [{"Id": "m", "StatusCode": "PartialData", "Values": [2.0]}, {"Id": "m", "StatusCode": "Complete",
+                                                                         "Values": [5.0]}]
+    assert metric_values(paged, "m", "r") == [2.0, 5.0]
+    for broken in ([{"Id": "m", "StatusCode": "Forbidden", "Values": []}], [],
+                   [{"Id": "m", "StatusCode": "PartialData", "Values": [1.0]}]):
+        with pytest.raises(Unobservable, match="cloudwatch:GetMetricData"):
+            metric_values(broken, "m", "r")

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spacelift_dr.demo.continuity import STATE_BUCKET, TERRAFORM_DIR
-from spacelift_dr.facts.terraform import literal, scan
+from spacelift_dr.facts.terraform import Backend, literal, scan
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -207,3 +207,12 @@ def test_backend_settings_read_the_same_from_hcl_and_json(bucket: str, region: s
         assert backend is not None
         found = (backend.bucket, backend.setting("region"), backend.setting("use_lockfile"))
         assert found == (bucket, region, lockfile)
+
+
+def test_an_s3_backend_writes_under_its_key_and_its_workspace_prefix() -> None:
+    assert Backend.from_body("s3", {"bucket": "b", "key": "net/terraform.tfstate"}, "m").state_keys == (
+        "net/terraform.tfstate", "env:/")
+    assert Backend.from_body("s3", {"bucket": "b", "key": "k", "workspace_key_prefix": "ws"}, "m").state_keys == (
+        "k", "ws/")
+    # A key given at init (partial configuration) is not known: only a rule over every object will do.
+    assert Backend.from_body("s3", {"bucket": "b"}, "m").state_keys is None

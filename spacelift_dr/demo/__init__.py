@@ -39,6 +39,7 @@ DEMO_GAPS: frozenset[str] = frozenset({
     "no-replication:run_logs",
     "no-failback:policy_inputs",
     "no-delete-markers:modules",
+    "replication-lagging:policy_inputs",
     "state-mfa-delete-off",
     "server-certificate-expiring",
     "unreplicated-secret:shared",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .context import SUFFIX, SeedContext
+from .storage import replication_role
 
 # The shipped code tree; its backend blocks name STATE_BUCKET in the primary region.
 TERRAFORM_DIR = Path(__file__).resolve().parent / "terraform"
@@ -23,6 +24,9 @@ MUTATIONS: dict[str, str] = {
     "state-versioning-suspended": "the Terraform state bucket's versioning was suspended",
     "state-same-region-replication": "the Terraform state bucket replicates to a bucket in its own region",
     "state-mfa-delete-off": "MFA delete was never enabled on the Terraform state bucket",
+    "state-replication-per-state-prefix": "(sound) the state bucket replicates with one rule per state key prefix",
+    "state-replication-misses-a-state": "the state bucket's prefix rules leave out the platform state",
+    "state-replication-role-missing": "the state bucket's replication role does not exist",
     "deployment-role-missing": "the recorded network deployment role was deleted from IAM",
     "deployment-role-trusts-only-spacelift": "the platform deployment role trusts only Spacelift",
     "break-glass-without-mfa": "the break-glass role trusts the account's users without requiring MFA",
@@ -56,11 +60,20 @@ def _state_bucket(ctx: SeedContext) -> None:
     backup = ctx.client("s3", replica_region)
     backup.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": replica_region})
     backup.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    role = replication_role(ctx, f"spacelift-tfstate-replication-{ctx.suffix}")
+    if ctx.mutated("state-replication-role-missing"):
+        role = f"arn:aws:iam::{ctx.account}:role/spacelift-tfstate-replication-deleted-{ctx.suffix}"
+    prefixes = [""]
+    if ctx.mutated("state-replication-per-state-prefix"):
+        prefixes = ["network/", "platform/", "env:/"]  # the shipped backends' keys and workspace prefix
+    elif ctx.mutated("state-replication-misses-a-state"):
+        prefixes = ["network/", "env:/"]
     configuration = {
-        "Role": f"arn:aws:iam::{ctx.account}:role/spacelift-tfstate-replication-{ctx.suffix}",
-        "Rules": [{"ID": "state-to-backup-region", "Status": "Enabled", "Priority": 1, "Filter": {},
+        "Role": role,
+        "Rules": [{"ID": f"state-to-backup-region{'-' + p.strip(':/') if p else ''}", "Status": "Enabled",
+                   "Priority": index + 1, "Filter": {"Prefix": p} if p else {},
                    "DeleteMarkerReplication": {"Status": "Enabled"},
-                   "Destination": {"Bucket": f"arn:aws:s3:::{replica}"}}],
+                   "Destination": {"Bucket": f"arn:aws:s3:::{replica}"}} for index, p in enumerate(prefixes)],
     }
     primary.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=configuration)
     ctx.replication_configurations[bucket] = configuration

@@ -9,6 +9,9 @@ the SQS queues the module creates.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from .context import SeedContext
 from .services import DEMO_DB_PASSWORD
 
@@ -18,7 +21,15 @@ MUTATIONS: dict[str, str] = {
     "db-unencrypted": "the cluster's storage is not encrypted",
     "db-no-copy-in-backup-region": "no global cluster, backup copy or snapshot puts the database in the backup region",
     "sqs-queue-missing": "(iotcore) the webhooks SQS queue the services are configured with does not exist",
+    "db-rpo-lagging": "the global secondary's AuroraGlobalDBRPOLag reached 90 min in the last hour",
+    "db-copy-key-pending-deletion": "the secondary cluster's key in the backup region is scheduled for deletion",
 }
+
+# What CloudWatch shows for the secondary cluster over the last hour (milliseconds, hourly maxima of
+# minute datapoints): moto keeps no RDS metrics, so the demo answers GetMetricData with these.
+RPO_LAG_MS = [900.0, 1200.0, 1000.0]
+REPLICATION_LAG_MS = [400.0, 700.0, 650.0]
+LAGGING_RPO_LAG_MS = [5_400_000.0, 4_000_000.0]
 
 ENGINE = "aurora-postgresql"
 ENGINE_VERSION = "16.4"
@@ -61,11 +72,18 @@ def _cluster(ctx: SeedContext) -> None:
     rds.create_db_instance(DBInstanceIdentifier=f"{identifier}-1", DBClusterIdentifier=identifier, Engine=ENGINE,
                            DBInstanceClass="db.r6g.large")
     if in_global:
-        secondary: dict[str, object] = (
-            {"StorageEncrypted": True, "KmsKeyId": master["replica_arn"]} if encrypted else {})
+        copy_key = master["replica_arn"]
+        if ctx.mutated("db-copy-key-pending-deletion"):
+            kms = ctx.client("kms", ctx.backup)
+            created = kms.create_key(Description="spacelift database copy", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+            kms.schedule_key_deletion(KeyId=created["KeyId"], PendingWindowInDays=7)
+            copy_key = created["Arn"]
+        secondary: dict[str, object] = {"StorageEncrypted": True, "KmsKeyId": copy_key} if encrypted else {}
         ctx.client("rds", ctx.backup).create_db_cluster(
             DBClusterIdentifier=f"{identifier}-dr", Engine=ENGINE, EngineVersion=ENGINE_VERSION,
             GlobalClusterIdentifier=global_identifier, **secondary)
+    if in_global:
+        _replay_lag_metrics(ctx, f"{identifier}-dr")
     ctx.facts["database"] = {
         "cluster_identifier": identifier,
         "arn": cluster["DBClusterArn"],
@@ -98,3 +116,23 @@ def _queues(ctx: SeedContext) -> None:
 def seed(ctx: SeedContext) -> None:
     _cluster(ctx)
     _queues(ctx)
+
+
+def _replay_lag_metrics(ctx: SeedContext, secondary: str) -> None:
+    lags = {"AuroraGlobalDBRPOLag": LAGGING_RPO_LAG_MS if ctx.mutated("db-rpo-lagging") else RPO_LAG_MS,
+            "AuroraGlobalDBReplicationLag": REPLICATION_LAG_MS}
+
+    def replay(params: dict[str, Any], parsed: dict[str, Any]) -> None:
+        results = []
+        for query in params.get("MetricDataQueries") or []:
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+            if metric.get("Namespace") != "AWS/RDS" or dimensions.get("DBClusterIdentifier") != secondary:
+                return
+            values = lags.get(metric.get("MetricName", ""), [])
+            results.append({"Id": query["Id"], "Label": metric["MetricName"], "StatusCode": "Complete",
+                            "Values": values, "Timestamps": [params["EndTime"] - timedelta(minutes=5 * (i + 1))
+                                                             for i in range(len(values))]})
+        parsed["MetricDataResults"] = results
+
+    ctx.replay("cloudwatch", "GetMetricData", replay)

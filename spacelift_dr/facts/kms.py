@@ -8,17 +8,13 @@ ID in that region.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import Any
 
 from ..aws import AwsAccess
 from ..errors import Unobservable
 from ..installation import Installation
 from .s3 import arn_region
-
-if TYPE_CHECKING:  # the config models (pydantic) load with the first config; `pytest --help` does without
-    from ..config import Config
 
 ENABLED = "Enabled"
 REQUIRED_METADATA = ("KeyId", "Arn", "KeyState", "KeyUsage")
@@ -342,80 +338,3 @@ class EncryptionModes:
     def summary(self) -> dict[str, Any]:
         return {role: mode + (" (not set: default)" if role in self.unset else "")
                 for role, mode in self.per_service.items()}
-
-
-@dataclass(frozen=True)
-class DatabaseStorage:
-    """The KMS key of the database's storage, from ``DescribeDBClusters`` (or ``DescribeDBInstances``)."""
-
-    identifier: str
-    arn: str
-    storage_encrypted: bool
-    kms_key_id: str | None
-    found_by: str = field(default="", compare=False)
-
-    @classmethod
-    def from_cluster(cls, cluster: dict[str, Any], found_by: str) -> DatabaseStorage:
-        return cls(str(cluster.get("DBClusterIdentifier", "")), str(cluster.get("DBClusterArn", "")),
-                   cluster.get("StorageEncrypted") is True, cluster.get("KmsKeyId"), found_by)
-
-    @classmethod
-    def from_instance(cls, instance: dict[str, Any], found_by: str) -> DatabaseStorage:
-        return cls(str(instance.get("DBInstanceIdentifier", "")), str(instance.get("DBInstanceArn", "")),
-                   instance.get("StorageEncrypted") is True, instance.get("KmsKeyId"), found_by)
-
-    def summary(self) -> dict[str, Any]:
-        return {"identifier": self.identifier, "StorageEncrypted": self.storage_encrypted,
-                "KmsKeyId": self.kms_key_id, "found_by": self.found_by}
-
-
-def cluster_endpoints(cluster: dict[str, Any]) -> set[str]:
-    names = {cluster.get("Endpoint"), cluster.get("ReaderEndpoint"), *(cluster.get("CustomEndpoints") or [])}
-    return {str(n).lower() for n in names if n}
-
-
-def database_host(url: str) -> str | None:
-    """The host of a DSN (``postgres://user:pw@host:5432/db``); only the host is ever kept."""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return host.lower() if host else None
-
-
-def find_database_storage(aws: AwsAccess, config: Config, installation: Installation) -> DatabaseStorage | None:
-    """The database as the database checks find it: ``database.cluster_identifier``, else the cluster (or
-    instance) whose endpoint is the host of a plain ``DATABASE_URL``. None: that host is no RDS endpoint
-    (a self-managed database). Unresolvable: Unobservable saying what to configure."""
-    region = installation.primary_region
-    identifier = config.database.cluster_identifier
-    if identifier:
-        response = aws.call("rds", region, "DescribeDBClusters", resource=identifier,
-                            absent=("DBClusterNotFoundFault",), DBClusterIdentifier=identifier)
-        clusters = (response or {}).get("DBClusters") or []
-        if not clusters:
-            raise Unobservable("rds:DescribeDBClusters", identifier,
-                               f"DBClusterNotFoundFault: no cluster {identifier} in {region} "
-                               f"(database.cluster_identifier)")
-        return DatabaseStorage.from_cluster(clusters[0], "database.cluster_identifier")
-    setting = installation.setting("DATABASE_URL")
-    # On EKS a DATABASE_URL read from a Kubernetes Secret keeps its DSN without password: its host counts.
-    if setting is None or not setting.value:
-        how = ("reaches the services as a secret reference, whose value the suite does not read"
-               if setting is not None and setting.secret_ref else "is not set as a plain value")
-        error = Unobservable("spacelift:setting", "DATABASE_URL", "the database cannot be found")
-        error.args = (f"the database cannot be found: DATABASE_URL {how}; set database.cluster_identifier "
-                      f"in the config",)
-        raise error
-    host = database_host(setting.value)
-    if host is None:
-        raise Unobservable("spacelift:setting", "DATABASE_URL", "DATABASE_URL has no host")
-    clusters = aws.paginate("rds", region, "DescribeDBClusters", "DBClusters", resource=f"clusters in {region}")
-    for cluster in clusters or []:
-        if host in cluster_endpoints(cluster):
-            return DatabaseStorage.from_cluster(cluster, "DATABASE_URL host")
-    instances = aws.paginate("rds", region, "DescribeDBInstances", "DBInstances", resource=f"instances in {region}")
-    for instance in instances or []:
-        if host == str((instance.get("Endpoint") or {}).get("Address", "")).lower():
-            return DatabaseStorage.from_instance(instance, "DATABASE_URL host")
-    return None

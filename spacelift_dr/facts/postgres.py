@@ -141,6 +141,30 @@ class ReplicaStatus:
 
 
 @dataclass(frozen=True)
+class AuroraRegionLag:
+    """One region of an Aurora global database, from ``aurora_global_db_status()`` (RPO lag; -1 marks the
+    primary) and ``aurora_global_db_instance_status()`` (the largest visibility lag of its instances)."""
+
+    region: str
+    rpo_lag_ms: float | None
+    visibility_lag_ms: float | None
+
+    @property
+    def is_primary(self) -> bool:
+        return self.rpo_lag_ms is not None and self.rpo_lag_ms < 0
+
+    @property
+    def lag_seconds(self) -> float | None:
+        """The larger of the two lags, in seconds; None when the secondary reports neither yet."""
+        known = [v for v in (self.rpo_lag_ms, self.visibility_lag_ms) if v is not None and v >= 0]
+        return max(known) / 1000 if known else None
+
+    def summary(self) -> dict[str, Any]:
+        return {"aws_region": self.region, "rpo_lag_in_msec": self.rpo_lag_ms,
+                "visibility_lag_in_msec": self.visibility_lag_ms}
+
+
+@dataclass(frozen=True)
 class Standby:
     """One row of the primary's pg_stat_replication."""
 
@@ -321,6 +345,20 @@ class PostgresServer:
         return bool(self._one(
             "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name LIKE 'rds.%')"
             " OR EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'aurora_version')"))
+
+    @property
+    def is_aurora(self) -> bool:
+        """Aurora PostgreSQL has ``aurora_version()``; its replicas share storage, so the standby views
+        (``pg_last_xact_replay_timestamp``, ``pg_stat_replication``) say nothing about replication."""
+        return bool(self._one("SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'aurora_version')"))
+
+    def aurora_global_lags(self) -> list[AuroraRegionLag]:
+        """Per region of the Aurora global database this server belongs to, its lag."""
+        status = self._rows("SELECT aws_region, rpo_lag_in_msec::float8 FROM aurora_global_db_status()")
+        visibility = dict(self._rows(
+            "SELECT aws_region, max(visibility_lag_in_msec)::float8 FROM aurora_global_db_instance_status()"
+            " GROUP BY aws_region"))
+        return [AuroraRegionLag(str(region), rpo, visibility.get(region)) for region, rpo in status]
 
     def replica_status(self) -> ReplicaStatus:
         if not self.in_recovery:

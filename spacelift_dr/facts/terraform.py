@@ -248,7 +248,8 @@ class TerraformParseError(Exception):
 
 # -- backends and modules ---------------------------------------------------------------------------
 
-BACKEND_SETTINGS = ("bucket", "region", "key", "dynamodb_table", "use_lockfile", "address", "organization")
+BACKEND_SETTINGS = ("bucket", "region", "key", "workspace_key_prefix", "dynamodb_table", "use_lockfile", "address",
+                    "organization")
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,17 @@ class Backend:
     def bucket(self) -> str | None:
         value = self.setting("bucket") if self.type == "s3" else None
         return value if isinstance(value, str) and value else None
+
+    @property
+    def state_keys(self) -> tuple[str, ...] | None:
+        """What a ``backend "s3"`` writes under: its ``key`` (and its lock file beside it) and the
+        non-default workspaces' ``<workspace_key_prefix>/`` (``env:`` unless set); None when ``key`` is
+        not a literal (given at init)."""
+        key = self.setting("key")
+        prefix = self.setting("workspace_key_prefix")
+        if not isinstance(key, str) or not key or (prefix is not None and not isinstance(prefix, str)):
+            return None
+        return (key, f"{prefix or 'env:'}/")
 
     def summary(self) -> dict[str, Any]:
         return {"type": self.type, **{k: v for k, v in self.settings if v is not None},
@@ -340,6 +352,9 @@ class StateBucketSource:
 
     module: str
     region: str | None
+    # The object keys (or key prefixes) its states use: ``key``, and ``<workspace_key_prefix>/`` for the
+    # other workspaces. None: not known (a partial configuration, or a bucket named in the config).
+    keys: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -360,7 +375,8 @@ class CodeScan:
                 if backend.bucket:
                     region = backend.setting("region")
                     found.setdefault(backend.bucket, []).append(
-                        StateBucketSource(module.name, region if isinstance(region, str) else None))
+                        StateBucketSource(module.name, region if isinstance(region, str) else None,
+                                          backend.state_keys))
         return found
 
     def partial_s3_backends(self) -> list[RootModule]:
