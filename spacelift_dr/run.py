@@ -47,6 +47,7 @@ class Run:
     baseline: dict[str, Any] | None = None
     baseline_source: str = ""
     discovery_record: CallRecord = field(default_factory=CallRecord)
+    _frozen_calls: dict[str, Any] | None = None
     _installation: Installation | Unobservable | None = None
     _memo: dict[str, Any] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -63,6 +64,13 @@ class Run:
             if close is not None:
                 self._closers.append(lambda: close(made))
         return self._memo[key]
+
+    def freeze_call_counts(self) -> None:
+        """The figures every output shows from now on (reads after this are not the verdicts')."""
+        self._frozen_calls = self.aws.calls.summary()
+
+    def api_calls(self) -> dict[str, Any]:
+        return self._frozen_calls if self._frozen_calls is not None else self.aws.calls.summary()
 
     def close(self) -> None:
         while self._closers:
@@ -178,7 +186,7 @@ class Run:
             "started_at": timestamp(self.started_at),
             "finished_at": timestamp(self.finished_at or utc_now()),
             "complete": self.complete,
-            "api_calls": self.aws.calls.summary(),
+            "api_calls": self.api_calls(),
             "prefetch": self.prefetch,
             "summary": self.counts(),
             "summary_by_category": self.summary_by("category"),
