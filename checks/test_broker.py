@@ -22,9 +22,13 @@ from spacelift_dr.results import Evidence, NotApplicable, utc_now
 
 
 @requirement("DR-BRK-01")
-def test_one_broker_type_configured_everywhere(broker_settings: BrokerSettings, evidence: Evidence) -> None:
+def test_one_broker_type_configured_everywhere(broker_settings: BrokerSettings, installation: Installation,
+                                               evidence: Evidence) -> None:
     types, endpoints = broker_settings.broker_types, broker_settings.endpoints
     evidence.about("MQTT_BROKER_TYPE")
+    if installation.declared_once("MQTT_BROKER_TYPE", "MQTT_BROKER_ENDPOINT"):
+        raise NotApplicable("MQTT_BROKER_TYPE and MQTT_BROKER_ENDPOINT are declared once in the config for "
+                            "server and drain: no service's own value was observed to compare")
     evidence.observed(MQTT_BROKER_TYPE=types, MQTT_BROKER_ENDPOINT=endpoints)
     assert all(t in BROKER_TYPES for t in types.values()), (
         f"MQTT_BROKER_TYPE is {types}, expected builtin or iotcore on each of {', '.join(types)}")

@@ -13,9 +13,8 @@ def test_stateless_service_exists_and_is_readable(service_role: str, installatio
                                                   evidence: Evidence) -> None:
     if installation.ecs_cluster is None:
         evidence.about(f"config:{service_role}")
-        evidence.observed(explicit_settings=sorted(installation.explicit_settings))
-        evidence.message = "no ECS discovery configured: the settings are given explicitly in the config"
-        return
+        raise NotApplicable("installation.discover.ecs_cluster is not set: no service was discovered, the "
+                            "settings are declared in the config (installation.settings)")
     ecs_name = installation.ecs_service_names[service_role]
     evidence.about(f"{installation.ecs_cluster}/{ecs_name}", installation.primary_region)
     service = installation.services.get(service_role)

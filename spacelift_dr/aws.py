@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 import boto3
 import botocore.exceptions
@@ -27,6 +27,8 @@ from botocore import xform_name
 from botocore.config import Config as BotoConfig
 
 from .errors import ReadOnlyViolation, Unobservable
+
+T = TypeVar("T")
 
 # The read operations the checks make, per service (botocore service name → operation names).
 # Anything else is refused before it is sent. Every name starts with Get, Describe, List or Head;
@@ -95,14 +97,26 @@ def iam_action(service: str, operation: str) -> str:
 
 @dataclass
 class CallRecord:
-    """What one check's verdict rests on: the reads it made (sent, or answered from the run cache)."""
+    """What a verdict (or a remembered fact) rests on: the reads it made, sent or answered from a cache,
+    and where each Spacelift setting it used came from."""
 
     actions: list[dict[str, str]] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
 
     def add(self, action: str, resource: str, region: str) -> None:
         entry = {"action": action, "resource": resource, "region": region}
         if entry not in self.actions:
             self.actions.append(entry)
+
+    def add_setting(self, name: str, source: str) -> None:
+        self.settings.setdefault(name, source)
+
+    def absorb(self, other: CallRecord) -> None:
+        for entry in other.actions:
+            if entry not in self.actions:
+                self.actions.append(entry)
+        for name, source in other.settings.items():
+            self.settings.setdefault(name, source)
 
 
 _current_record: ContextVar[CallRecord | None] = ContextVar("dr_call_record", default=None)
@@ -119,10 +133,82 @@ def recording(record: CallRecord) -> Iterator[CallRecord]:
 
 
 def record_action(action: str, resource: str, region: str = "") -> None:
-    """Attribute a read outside AWS (a database query, a host command) to the running check's evidence."""
+    """Attribute a read outside AWS (a database query, a host command, a file) to the running check's
+    evidence (and to the fact being remembered, see :func:`remember`)."""
     record = _current_record.get()
     if record is not None:
         record.add(action, resource, region)
+
+
+def record_setting(name: str, source: str) -> None:
+    """Note where a Spacelift setting the running check (or fact) used came from."""
+    record = _current_record.get()
+    if record is not None:
+        record.add_setting(name, source)
+
+
+@dataclass
+class _Remembered:
+    value: Any
+    error: Unobservable | None
+    reads: CallRecord
+
+
+def remember(store: dict[Any, Any], key: Any, make: Callable[[], T]) -> T:
+    """``make()`` once per ``store`` and ``key``, with the reads it rests on.
+
+    Every later use hands back the same value (or the same Unobservable) *and* adds those reads to the
+    evidence being recorded, so a check's evidence is the union of the facts it touched, whichever check
+    happened to compute them first. Every fact cached above the run cache goes through here (or through
+    :class:`remembered_property`)."""
+    entry = store.get(key)
+    if entry is None:
+        reads = CallRecord()
+        try:
+            with recording(reads):
+                value = make()
+        except Unobservable as error:
+            entry = _Remembered(None, error, reads)
+        except BaseException:
+            _replay(reads)
+            raise
+        else:
+            entry = _Remembered(value, None, reads)
+        entry = store.setdefault(key, entry)
+    _replay(entry.reads)
+    if entry.error is not None:
+        raise entry.error
+    return cast(T, entry.value)
+
+
+def _replay(reads: CallRecord) -> None:
+    record = _current_record.get()
+    if record is not None:
+        record.absorb(reads)
+
+
+class remembered_property(Generic[T]):
+    """``functools.cached_property`` that remembers the reads the value rests on (see :func:`remember`)."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> remembered_property[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> T | remembered_property[T]:
+        if instance is None:
+            return self
+        store: dict[str, Any] = instance.__dict__.setdefault("_remembered", {})
+        return remember(store, self._name, lambda: self._compute(instance))
 
 
 @dataclass

@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .aws import record_setting
 from .errors import Unobservable
+
+# Where a setting declared in the config comes from, in every result's evidence.
+DECLARED = "declared in the config (installation.settings)"
 
 SERVICES = ("server", "drain", "scheduler")
 
@@ -79,14 +83,24 @@ class Installation:
     def setting(self, name: str, service: str | None = None) -> Setting | None:
         """The setting as the given service (or, without one, the installation) sees it."""
         if name in self.explicit_settings:
+            record_setting(name, DECLARED)
             return Setting(name, "config", value=self.explicit_settings[name])
         roles = [service] if service else [r for r in SERVICES if r in self.services]
         for role in roles:
             if role in self.services:
                 found = self.services[role].settings().get(name)
                 if found is not None:
+                    record_setting(f"{name} ({role})" if service else name,
+                                   f"task definition {self.services[role].task_definition_arn} ({role})")
                     return found
+        record_setting(f"{name} ({service})" if service else name,
+                       f"not set on {', '.join(roles)}" if roles else "not set (no service discovered)")
         return None
+
+    def declared_once(self, *names: str) -> bool:
+        """No service was discovered, or every one of ``names`` is declared in the config: then each
+        holds for server, drain and scheduler alike, and comparing the services observes nothing."""
+        return not self.services or all(name in self.explicit_settings for name in names)
 
     def value(self, name: str, service: str | None = None) -> str | None:
         """A plain setting value; None when unset. A secret reference raises: its value is unknown."""

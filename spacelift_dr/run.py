@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__
-from .aws import AwsAccess, CallRecord, recording
+from .aws import AwsAccess, remember
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
 from .compare import since_last_run
 from .config import Config
@@ -46,9 +46,7 @@ class Run:
     prefetch: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
     baseline_source: str = ""
-    discovery_record: CallRecord = field(default_factory=CallRecord)
     _frozen_calls: dict[str, Any] | None = None
-    _installation: Installation | Unobservable | None = None
     _memo: dict[str, Any] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -58,12 +56,13 @@ class Run:
     def memo(self, key: str, make: Callable[[], T], close: Callable[[T], None] | None = None) -> T:
         """One ``make()`` per run: the facts objects the fixtures share (they are per installation, so
         they live with the run rather than in session-scoped fixtures)."""
-        if key not in self._memo:
-            made = make()
-            self._memo[key] = made
+        def made() -> T:
+            value = make()
             if close is not None:
-                self._closers.append(lambda: close(made))
-        return self._memo[key]
+                self._closers.append(lambda: close(value))
+            return value
+
+        return remember(self._memo, key, made)
 
     def freeze_call_counts(self) -> None:
         """The figures every output shows from now on (reads after this are not the verdicts')."""
@@ -90,18 +89,14 @@ class Run:
 
     def installation(self) -> Installation:
         """The discovered installation; raises the discovery failure for every check that needs it."""
-        if self._installation is None:
-            try:
-                # Discovery happens once, often during collection; every check rests on it, so its reads
-                # are kept and added to each check's evidence (see fixtures/evidence.py).
-                with recording(self.discovery_record):
-                    self._installation = build_installation(self.config, self.aws)
-                self._learn_secrets(self._installation)
-            except Unobservable as error:
-                self._installation = error
-        if isinstance(self._installation, Unobservable):
-            raise self._installation
-        return self._installation
+        # Discovery happens once, often during collection; every check that asks for the installation
+        # rests on it, so its reads are part of that check's evidence (see aws.remember).
+        return remember(self._memo, "installation", self._discover)
+
+    def _discover(self) -> Installation:
+        installation = build_installation(self.config, self.aws)
+        self._learn_secrets(installation)
+        return installation
 
     def installation_or_none(self) -> Installation | None:
         try:
@@ -110,11 +105,10 @@ class Run:
             return None
 
     def _learn_secrets(self, installation: Installation) -> None:
-        for name in installation.setting_names():
-            for role in installation.services:
-                setting = installation.setting(name, role)
-                if setting is not None:
-                    self.redactor.add_setting(name, setting.value)
+        # Straight from the task definitions: these lookups are no check's evidence.
+        for service in installation.services.values():
+            for name, setting in service.settings().items():
+                self.redactor.add_setting(name, setting.value)
         for name, value in installation.explicit_settings.items():
             self.redactor.add_setting(name, value)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from spacelift_dr.demo import DemoServer, seed
-from tests.scenario import Hook, run_checks
+from tests.scenario import Hook, environment, run_checks
 
 
 def _calls(counter: list[str]) -> list[Hook]:
@@ -81,3 +81,61 @@ def test_the_html_and_the_json_show_the_same_call_counts(moto: DemoServer, tmp_p
     shown = re.search(r"(\d+) sent, (\d+) distinct, (\d+) cached", html)
     assert shown is not None
     assert tuple(int(n) for n in shown.groups()) == (calls["total"], calls["distinct"], calls["cache_hits"])
+
+
+# -- every PASS rests on an observation, whatever was selected ---------------------------------------
+
+
+def _actions(result: dict[str, Any]) -> set[str]:
+    return {f"{a['action']} {a['resource']}" for a in result["actions"]}
+
+
+def test_evidence_names_the_reads_a_verdict_rests_on_whichever_check_read_first(
+        moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    full = run_checks(demo, tmp_path / "full")
+    alone = {requirement: run_checks(demo, tmp_path / requirement, "--dr-requirement", requirement)
+             for requirement in ("DR-DB-03", "DR-CON-06", "DR-KMS-04")}
+    for outcome in alone.values():
+        for result in outcome.results:
+            in_full = next(r for r in full.results if r["id"] == result["id"])
+            assert _actions(in_full) == _actions(result), result["id"]
+    for requirement, action in (("DR-DB-02", "rds:DescribeDBClusters"), ("DR-DB-03", "rds:DescribeDBClusters"),
+                                ("DR-DB-05", "rds:DescribeDBClusters"), ("DR-CON-06", "iam:GetRole"),
+                                ("DR-CON-01", "file:read")):
+        for result in (r for r in full.results if r["requirement"] == requirement and r["status"] == "PASS"):
+            assert action in {a["action"] for a in result["actions"]}, result["id"]
+    con_01 = [r for r in full.results if r["requirement"] == "DR-CON-01" and r["status"] == "PASS"]
+    assert con_01
+    for result in con_01:
+        assert any(a["resource"].endswith((".tf", ".tf.json")) for a in result["actions"]), result["id"]
+    for result in full.results:
+        if result["status"] == "PASS":
+            assert result["actions"], f"{result['id']} PASSes on nothing read"
+
+
+def test_evidence_says_where_each_setting_came_from(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    outcome = run_checks(demo, tmp_path, "-m", "encryption or broker",
+                         overrides={"installation": {"settings": {"SERVER_DOMAIN": "spacelift.demo-corp.example"}}})
+    kms_01 = outcome.result("DR-KMS-01")
+    sources = kms_01["evidence"]["setting_sources"]
+    assert sources["ENCRYPTION_TYPE (server)"].startswith("task definition arn:aws:ecs:")
+    brk_02 = outcome.result("DR-BRK-02", "SERVER_DOMAIN")
+    assert brk_02["evidence"]["setting_sources"]["SERVER_DOMAIN"] == "declared in the config (installation.settings)"
+
+
+def test_with_aws_unreachable_a_settings_only_config_passes_nothing_as_if_observed(
+        moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    settings = {k: v for k, v in demo.context.environment.items()}
+    unreachable = type(demo)(endpoint_url="http://127.0.0.1:9", context=demo.context)
+    with environment({"AWS_MAX_ATTEMPTS": "1"}):
+        outcome = run_checks(unreachable, tmp_path, replay_seeded=False,
+                             overrides={"installation": {"discover": {}, "settings": settings}})
+    assert outcome.results
+    assert {r["status"] for r in outcome.results if r["requirement"] in ("DR-SVC-01", "DR-KMS-01", "DR-BRK-01")} \
+        == {"N/A"}
+    for result in outcome.results:
+        if result["status"] == "PASS" and not result["actions"]:
+            assert "as declared in the config" in result["message"], result["id"]

@@ -11,11 +11,10 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..aws import AwsAccess
+from ..aws import AwsAccess, remembered_property
 from ..errors import Unobservable
 from ..installation import Installation
 from .s3 import arn_region
@@ -389,7 +388,7 @@ class BrokerFacts:
 
     # Route 53 ----------------------------------------------------------------------------------------
 
-    @cached_property
+    @remembered_property
     def hosted_zones(self) -> list[HostedZone]:
         zones = self._aws.paginate("route53", ROUTE53_REGION, "ListHostedZones", "HostedZones",
                                    resource="route53 hosted zones")

@@ -22,10 +22,9 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
-from ..aws import AwsAccess
+from ..aws import AwsAccess, remembered_property
 from ..errors import Unobservable
 
 ASSUME_ROLE = "sts:AssumeRole"
@@ -393,7 +392,7 @@ class Role:
             raise Unobservable(action, self.arn, f"the role is in account {account}, the suite's credentials "
                                                  f"in account {self._caller_account}")
 
-    @cached_property
+    @remembered_property
     def _role(self) -> dict[str, Any] | None:
         self._readable("iam:GetRole")
         response = self._aws.call("iam", self._region, "GetRole", resource=self.arn, absent=("NoSuchEntity",),
@@ -412,7 +411,7 @@ class Role:
         denied: Unobservable (never False)."""
         return self.found_arn == self.arn
 
-    @cached_property
+    @remembered_property
     def trust_policy(self) -> TrustPolicy:
         role = self._role
         if role is None:
@@ -422,14 +421,14 @@ class Role:
         except ValueError as error:
             raise Unobservable("iam:GetRole", self.arn, f"unexpected AssumeRolePolicyDocument: {error}") from None
 
-    @cached_property
+    @remembered_property
     def attached_policies(self) -> list[str]:
         self._readable("iam:ListAttachedRolePolicies")
         items = self._aws.paginate("iam", self._region, "ListAttachedRolePolicies", "AttachedPolicies",
                                    resource=self.arn, RoleName=self.name)
         return [str(p.get("PolicyArn")) for p in items or []]
 
-    @cached_property
+    @remembered_property
     def inline_policies(self) -> list[str]:
         self._readable("iam:ListRolePolicies")
         items = self._aws.paginate("iam", self._region, "ListRolePolicies", "PolicyNames", resource=self.arn,
