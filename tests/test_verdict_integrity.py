@@ -3,14 +3,18 @@ of a run that did tells the same story."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.command import pytest_arguments
 from spacelift_dr.demo import DemoServer, seed
-from tests.scenario import Hook, environment, run_checks
+from tests.scenario import Hook, aws_environment, environment, run_checks, write_config
 
 
 def _calls(counter: list[str]) -> list[Hook]:
@@ -139,3 +143,51 @@ def test_with_aws_unreachable_a_settings_only_config_passes_nothing_as_if_observ
     for result in outcome.results:
         if result["status"] == "PASS" and not result["actions"]:
             assert "as declared in the config" in result["message"], result["id"]
+
+
+# -- pytest behaves like pytest ------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize("question", ["--markers", "--help", "--fixtures"])
+def test_questions_to_pytest_need_no_config(question: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "pytest", question, "-p", "no:cacheprovider"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    if question == "--markers":
+        assert "@pytest.mark.encryption" in done.stdout
+
+
+def test_the_command_takes_options_with_a_space_and_files_anywhere(tmp_path: Path) -> None:
+    arguments = pytest_arguments(["--config", "etc/prod.yaml", "-m", "encryption", "--requirement", "DR-KMS-01",
+                                  "--baseline", "/old/dr-results.json", "-x"], tmp_path)
+    assert f"--dr-config={tmp_path / 'etc' / 'prod.yaml'}" in arguments
+    assert "--dr-requirement=DR-KMS-01" in arguments
+    assert "--dr-baseline=/old/dr-results.json" in arguments
+    assert f"--dr-reports={tmp_path / 'reports'}" in arguments
+    assert arguments[-3:] == ["-m", "encryption", "-x"]
+    assert str(ROOT / "pytest.ini") in arguments
+
+
+def test_the_command_runs_the_suite_from_any_folder(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url)
+    config = write_config(demo, tmp_path / "etc" / "dr")
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    with aws_environment(demo.endpoint_url):
+        done = subprocess.run([str(BIN / "spacelift-dr"), "--config", str(config), "--requirement", "DR-OBJ-02",
+                               "-p", "no:randomly"], cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    results = json.loads((elsewhere / "reports" / "dr-results.json").read_text(encoding="utf-8"))
+    assert {r["requirement"] for r in results["results"]} == {"DR-OBJ-02"}
+
+
+def test_plain_pytest_with_a_file_elsewhere_is_a_usage_error_that_names_the_command(tmp_path: Path) -> None:
+    config = tmp_path / "prod.yaml"
+    config.write_text("installation: {name: x}\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pytest", "--dr-config", str(config), "-p", "no:cacheprovider"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 4
+    assert "spacelift-dr --config" in done.stdout + done.stderr
