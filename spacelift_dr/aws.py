@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, cast, overload
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
@@ -74,6 +75,9 @@ _IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
            "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
            "403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
+# The credentials themselves were refused: no other read can succeed either.
+_CREDENTIALS_REFUSED = {"InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken",
+                        "ExpiredTokenException", "InvalidAccessKeyId", "AuthFailure"}
 _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
               "TooManyRequestsException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
 
@@ -170,18 +174,25 @@ def remember(store: dict[Any, Any], key: Any, make: Callable[[], T]) -> T:
         except Unobservable as error:
             entry = _Remembered(None, error, reads)
         except BaseException:
-            _replay(reads)
+            replay(reads)
             raise
         else:
             entry = _Remembered(value, None, reads)
         entry = store.setdefault(key, entry)
-    _replay(entry.reads)
+    replay(entry.reads)
     if entry.error is not None:
-        raise entry.error
+        raise fresh(entry.error)
     return cast(T, entry.value)
 
 
-def _replay(reads: CallRecord) -> None:
+def fresh(error: Unobservable) -> Unobservable:
+    """The same failure, raised again without the frames of every earlier raise: a shared error raised
+    by a hundred checks would otherwise carry a hundred tracebacks (and pytest formats them all)."""
+    return error.with_traceback(None)
+
+
+def replay(reads: CallRecord) -> None:
+    """Add ``reads`` to the evidence being recorded (a remembered fact's, handed out again)."""
     record = _current_record.get()
     if record is not None:
         record.absorb(reads)
@@ -313,7 +324,29 @@ class AwsAccess:
         self._cache_lock = threading.Lock()
         self._event_hooks: list[EventHook] = []
         self._service_slots: dict[str, threading.BoundedSemaphore] = {}
+        # Circuit breakers: an endpoint that did not answer, or credentials that were refused, fail every
+        # later read at once with the same cause (found once, not retried per check for minutes).
+        self._broken: dict[str, Unobservable] = {}
+        self._broken_lock = threading.Lock()
         self.calls = CallCounter()
+
+    def _breaker(self, host: str) -> Unobservable | None:
+        with self._broken_lock:
+            return self._broken.get("credentials") or self._broken.get(host)
+
+    def _trip(self, what: str, action: str, resource: str, cause: str) -> None:
+        with self._broken_lock:
+            if what not in self._broken:
+                whom = "the AWS credentials" if what == "credentials" else f"endpoint {what}"
+                error = Unobservable(action, resource, cause)
+                error.args = (f"{whom}: {cause} (first seen on {action} {resource}; no later read to it "
+                              f"was attempted)",)
+                self._broken[what] = error
+
+    def broken(self) -> list[str]:
+        """What the breakers stopped: one line per cause (the terminal summary's and the report's)."""
+        with self._broken_lock:
+            return [str(error) for error in self._broken.values()]
 
     def release(self) -> None:
         """Drop the clients and the run cache (after the installation's last check): many installations
@@ -331,11 +364,15 @@ class AwsAccess:
         for client in self._clients.values():
             client.meta.events.register(event, handler)
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, *, preflight: bool = False) -> Any:
+        """The client for ``service`` in ``region``; ``preflight``: one that gives up after two attempts
+        (the first read of the run tells a dead endpoint from a slow one without minutes of back-off)."""
         with self._clients_lock:
-            key = (service, region)
+            key = (service, region + ("#preflight" if preflight else ""))
             if key not in self._clients:
-                kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
+                config = self._config.merge(BotoConfig(retries={"mode": "standard", "max_attempts": 2})) \
+                    if preflight else self._config
+                kwargs: dict[str, Any] = {"region_name": region, "config": config}
                 if self._endpoint_url:
                     kwargs["endpoint_url"] = self._endpoint_url
                 client = self._session.client(service, **kwargs)
@@ -362,10 +399,12 @@ class AwsAccess:
         *,
         resource: str,
         absent: Collection[str] = (),
+        preflight: bool = False,
         **params: Any,
     ) -> dict[str, Any] | None:
         """Make one read (once per run). Returns None when the error code is one of ``absent``."""
-        return self._once(service, region, operation, resource, absent, params, paginate_key=None)
+        return self._once(service, region, operation, resource, absent, params, paginate_key=None,
+                          preflight=preflight)
 
     def paginate(
         self,
@@ -390,6 +429,7 @@ class AwsAccess:
         absent: Collection[str],
         params: dict[str, Any],
         paginate_key: str | None,
+        preflight: bool = False,
     ) -> Any:
         action = iam_action(service, operation)
         if operation not in self._allowed.get(service, set()):
@@ -406,10 +446,14 @@ class AwsAccess:
         assert future is not None
         if not owner:
             self.calls.hit()
-            return future.result()
+            try:
+                return future.result()
+            except Unobservable as error:
+                raise fresh(error) from None
         try:
             with self._slot(service):
-                result = self._send(service, region, operation, resource, absent, params, paginate_key, key)
+                result = self._send(service, region, operation, resource, absent, params, paginate_key, key,
+                                    preflight)
         except Unobservable as error:
             future.set_exception(error)
             raise
@@ -437,9 +481,14 @@ class AwsAccess:
         params: dict[str, Any],
         paginate_key: str | None,
         key: str,
+        preflight: bool = False,
     ) -> Any:
         action = iam_action(service, operation)
-        client = self.client(service, region)
+        client = self.client(service, region, preflight=preflight)
+        host = urlsplit(str(client.meta.endpoint_url)).netloc
+        tripped = self._breaker(host)
+        if tripped is not None:
+            raise fresh(tripped)
         method = xform_name(operation)
         try:
             if paginate_key is None:
@@ -458,14 +507,20 @@ class AwsAccess:
                        f"HTTP {error.response.get('ResponseMetadata', {}).get('HTTPStatusCode', '?')}")
             if code in absent:
                 return None
+            if code in _CREDENTIALS_REFUSED:
+                self._trip("credentials", action, resource, f"refused ({code}: {_message(error)})")
             raise unobservable(action, resource, code, _message(error)) from None
         except ReadOnlyViolation:
             raise
         except botocore.exceptions.NoCredentialsError:
+            self._trip("credentials", action, resource, "none found in the standard credential chain")
             raise Unobservable(action, resource, "no AWS credentials found in the standard credential chain") \
                 from None
-        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
-                botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as error:
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as error:
+            self.calls.count(action, key, 0)
+            self._trip(host, action, resource, f"unreachable ({type(error).__name__})")
+            raise Unobservable(action, resource, f"endpoint unreachable ({type(error).__name__})") from None
+        except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as error:
             self.calls.count(action, key, 0)
             raise Unobservable(action, resource, f"endpoint unreachable ({type(error).__name__})") from None
         except botocore.exceptions.BotoCoreError as error:

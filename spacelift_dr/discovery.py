@@ -8,7 +8,8 @@ from typing import Any
 
 from .aws import AwsAccess
 from .config import Config
-from .installation import Container, Installation, Service
+from .errors import Unobservable
+from .installation import Container, Installation, Service, UnreadServices
 
 
 def _container(definition: dict[str, Any]) -> Container:
@@ -60,10 +61,16 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
 
 
 def build_installation(config: Config, aws: AwsAccess) -> Installation:
-    """The installation of the config. Raises Unobservable when ECS cannot be read."""
+    """The installation of the config (with :class:`UnreadServices` when ECS cannot be read)."""
     section = config.installation
     # Missing services are DR-SVC-01's finding; checks that need their settings then report what is unset.
-    services = discover_services(config, aws)
+    # When ECS cannot be read, the settings declared in the config still serve the checks that need only
+    # them; everything else reports the discovery failure.
+    services: dict[str, Service]
+    try:
+        services = discover_services(config, aws)
+    except Unobservable as error:
+        services = UnreadServices(error)
     return Installation(
         name=section.name,
         primary_region=section.primary_region,

@@ -68,6 +68,21 @@ class Service:
         return found
 
 
+class UnreadServices(dict[str, Service]):
+    """The services when discovery failed: any use of them raises that failure (an ERROR naming the
+    read), while settings declared in the config still answer the checks that need only them."""
+
+    def __init__(self, error: Unobservable) -> None:
+        super().__init__()
+        self.error = error
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        raise self.error.with_traceback(None)
+
+    __getitem__ = __contains__ = __iter__ = __len__ = __bool__ = _fail
+    get = items = keys = values = _fail
+
+
 @dataclass
 class Installation:
     name: str
@@ -79,6 +94,11 @@ class Installation:
     explicit_settings: dict[str, str] = field(default_factory=dict)
     ecs_cluster: str | None = None
     ecs_service_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def discovery_error(self) -> Unobservable | None:
+        """Why discovery failed (the services cannot be read), or None."""
+        return self.services.error if isinstance(self.services, UnreadServices) else None
 
     def setting(self, name: str, service: str | None = None) -> Setting | None:
         """The setting as the given service (or, without one, the installation) sees it."""
@@ -100,7 +120,7 @@ class Installation:
     def declared_once(self, *names: str) -> bool:
         """No service was discovered, or every one of ``names`` is declared in the config: then each
         holds for server, drain and scheduler alike, and comparing the services observes nothing."""
-        return not self.services or all(name in self.explicit_settings for name in names)
+        return all(name in self.explicit_settings for name in names) or not self.services
 
     def value(self, name: str, service: str | None = None) -> str | None:
         """A plain setting value; None when unset. A secret reference raises: its value is unknown."""
@@ -116,6 +136,8 @@ class Installation:
         return found.value
 
     def settings_per_service(self, name: str) -> dict[str, Setting | None]:
+        if name in self.explicit_settings:  # declared once: the same for every service
+            return {role: self.setting(name, role) for role in SERVICES}
         return {role: self.setting(name, role) for role in SERVICES
                 if role in self.services or self.explicit_settings}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__
-from .aws import AwsAccess, remember
+from .aws import AwsAccess, CallRecord, recording, remember, replay
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
 from .compare import since_last_run
 from .config import Config
@@ -94,19 +94,29 @@ class Run:
         return remember(self._memo, "installation", self._discover)
 
     def _discover(self) -> Installation:
-        installation = build_installation(self.config, self.aws)
+        attempted = CallRecord()
+        with recording(attempted):
+            installation = build_installation(self.config, self.aws)
+        if installation.discovery_error is None:
+            # A failed discovery observed nothing: the checks it leaves to declared settings rest on those.
+            replay(attempted)
+        else:
+            self.notes.append(f"Discovery failed ({installation.discovery_error}): only the settings declared in "
+                              f"the config (installation.settings) were available to the checks.")
         self._learn_secrets(installation)
         return installation
 
     def installation_or_none(self) -> Installation | None:
+        """The installation when discovery succeeded (what collection parametrizes over), else None."""
         try:
-            return self.installation()
+            installation = self.installation()
         except Unobservable:
             return None
+        return None if installation.discovery_error is not None else installation
 
     def _learn_secrets(self, installation: Installation) -> None:
         # Straight from the task definitions: these lookups are no check's evidence.
-        for service in installation.services.values():
+        for service in ([] if installation.discovery_error else installation.services.values()):
             for name, setting in service.settings().items():
                 self.redactor.add_setting(name, setting.value)
         for name, value in installation.explicit_settings.items():
@@ -115,7 +125,9 @@ class Run:
     def observe_identity(self) -> None:
         region = self.config.installation.primary_region
         try:
-            response = self.aws.call("sts", region, "GetCallerIdentity", resource="caller")
+            # The run's first read, made quickly: a dead endpoint or refused credentials trip the breakers
+            # here, once, instead of in every check (spacelift_dr.aws).
+            response = self.aws.call("sts", region, "GetCallerIdentity", resource="caller", preflight=True)
             assert response is not None
             self.identity = {"account": response["Account"], "arn": response["Arn"]}
         except Unobservable as error:

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from fixtures.command import pytest_arguments
+from fixtures.evidence import shortened
 from spacelift_dr.demo import DemoServer, seed
-from tests.scenario import Hook, aws_environment, environment, run_checks, write_config
+from tests.scenario import Hook, aws_environment, denied, environment, run_checks, write_config
 
 
 def _calls(counter: list[str]) -> list[Hook]:
@@ -23,7 +24,7 @@ def _calls(counter: list[str]) -> list[Hook]:
     def note(model: Any, **_: Any) -> None:
         counter.append(model.name)
 
-    return [("before-call", note)]
+    return [("before-parameter-build", note)]
 
 
 def _last_report(reports: Path) -> dict[str, bytes]:
@@ -191,3 +192,57 @@ def test_plain_pytest_with_a_file_elsewhere_is_a_usage_error_that_names_the_comm
                           cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 4
     assert "spacelift-dr --config" in done.stdout + done.stderr
+
+
+# -- fail fast and say it once -----------------------------------------------------------------------
+
+
+def test_a_dead_endpoint_is_found_once_and_said_once(moto: DemoServer, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    demo = seed(moto.url)
+    dead = type(demo)(endpoint_url="http://127.0.0.1:9", context=demo.context)
+    outcome = run_checks(dead, tmp_path, replay_seeded=False, capsys=capsys)
+    errors = [r for r in outcome.results if r["status"] == "ERROR"]
+    assert len(errors) > 20
+    assert outcome.document["api_calls"]["total"] == 1  # the preflight; every later read stopped at the breaker
+    assert len({r["message"] for r in errors}) == 1
+    assert "127.0.0.1:9: unreachable" in errors[0]["message"]
+    assert f"{len(errors)} results ERROR: endpoint 127.0.0.1:9: unreachable" in outcome.output
+
+
+def test_refused_credentials_are_found_once(moto: DemoServer, tmp_path: Path) -> None:
+    sent: list[str] = []
+    refused = denied("GetCallerIdentity", "sts", code="InvalidClientTokenId")
+    outcome = run_checks(seed(moto.url), tmp_path, hooks=[*_calls(sent), *refused])
+    assert sent == ["GetCallerIdentity"]
+    errors = [r for r in outcome.results if r["status"] == "ERROR"]
+    assert errors
+    assert {r["message"] for r in errors} == {
+        "the AWS credentials: refused (InvalidClientTokenId: Access Denied) (first seen on sts:GetCallerIdentity "
+        "caller; no later read to it was attempted)"}
+
+
+def test_declared_settings_serve_the_checks_that_need_only_them_when_discovery_fails(
+        moto: DemoServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    demo = seed(moto.url)
+    buckets = {name: value for name, value in demo.context.environment.items()
+               if name.startswith("OBJECT_STORAGE_BUCKET_")}
+    outcome = run_checks(demo, tmp_path, "-m", "stateful or stateless", capsys=capsys, overrides={
+        "installation": {"discover": {"ecs_cluster": "spacelift-gone"}, "settings": buckets}})
+    assert outcome.status("DR-OBJ-02", "states") == "PASS"
+    assert outcome.status("DR-OBJ-03", "states") == "PASS"
+    svc_01 = outcome.result("DR-SVC-01", "server")
+    assert svc_01["status"] == "ERROR"
+    assert "ecs:DescribeServices" in svc_01["message"]
+    assert "spacelift-gone" in svc_01["message"]
+    stopped = [r for r in outcome.results if r["message"] == svc_01["message"]]
+    assert f"{len(stopped)} results ERROR: ecs:DescribeServices" in outcome.output
+
+
+def test_the_summary_never_cuts_a_word() -> None:
+    text = "s3:GetBucketReplication denied on spacelift-states-ab12c (AccessDenied: " + "word " * 40
+    line = shortened(text, 120)
+    assert len(line) <= 120
+    assert line.endswith("…")
+    assert text.startswith(line[:-1])
+    assert text[len(line) - 1] == " "
