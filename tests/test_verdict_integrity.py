@@ -14,7 +14,11 @@ import pytest
 
 from fixtures.command import pytest_arguments
 from fixtures.evidence import shortened
+from spacelift_dr.compare import since_last_run
+from spacelift_dr.config import parse_config
 from spacelift_dr.demo import DemoServer, seed
+from spacelift_dr.errors import ConfigError
+from spacelift_dr.settings import unknown_setting
 from tests.scenario import Hook, aws_environment, denied, environment, run_checks, write_config
 
 
@@ -246,3 +250,54 @@ def test_the_summary_never_cuts_a_word() -> None:
     assert line.endswith("…")
     assert text.startswith(line[:-1])
     assert text[len(line) - 1] == " "
+
+
+# -- inputs validated against reality ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("section", "said"), [
+    ({"primary_region": "eu-centrl-1"}, "installation.primary_region: expected a region AWS knows"),
+    ({"backup_region": "cn-north-1"}, "installation.backup_region: expected a region of primary_region's partition"),
+    ({"settings": {"OBJECT_STORAGE_BUCKET_STATE": "spacelift-states"}},
+     "installation.settings.OBJECT_STORAGE_BUCKET_STATE: expected a Spacelift setting the suite knows "
+     "(did you mean OBJECT_STORAGE_BUCKET_STATES?)"),
+], ids=["misspelt-region", "other-partition", "misspelt-setting"])
+def test_inputs_are_checked_against_what_exists(section: dict[str, Any], said: str) -> None:
+    base = {"name": "prod", "primary_region": "eu-west-1", "backup_region": "eu-central-1",
+            "discover": {"ecs_cluster": "spacelift"}}
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"installation": {**base, **section}}, "prod.yaml")
+    assert said in str(raised.value)
+    if "region" in said and "partition" not in said:
+        assert "did you mean eu-central-1?" in str(raised.value)
+
+
+def test_every_setting_the_demo_declares_is_known(moto: DemoServer) -> None:
+    demo = seed(moto.url)
+    for name in {**demo.context.environment, **demo.context.secrets}:
+        assert unknown_setting(name) is None, name
+
+
+def test_a_baseline_of_another_installation_or_account_is_refused(moto: DemoServer, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    demo = seed(moto.url)
+    for field, value, said in (("name", "stage", "of another installation"),
+                               ("account", "999999999999", "of another account")):
+        baseline = {"installation": {"name": "demo", "account": demo.context.account, field: value},
+                    "results": [], "started_at": "2026-01-01T00:00:00Z"}
+        path = tmp_path / f"{field}.json"
+        path.write_text(json.dumps(baseline), encoding="utf-8")
+        outcome = run_checks(demo, tmp_path / field, "--dr-baseline", str(path), "-m", "stateless")
+        assert outcome.exit_code == 4
+        captured = capsys.readouterr()
+        assert said in captured.out + captured.err
+
+
+def test_a_failure_that_stopped_applying_is_not_resolved() -> None:
+    before = {"results": [{"id": "DR-RSA-01:ENCRYPTION_RSA_PRIVATE_KEY", "status": "FAIL"},
+                          {"id": "DR-OBJ-02:states", "status": "FAIL"}]}
+    now = [{"id": "DR-RSA-01:ENCRYPTION_RSA_PRIVATE_KEY", "status": "N/A"},
+           {"id": "DR-OBJ-02:states", "status": "PASS"}]
+    changes = since_last_run(before, now, "old.json")
+    assert changes["resolved"] == ["DR-OBJ-02:states"]
+    assert changes["no_longer_applicable"] == ["DR-RSA-01:ENCRYPTION_RSA_PRIVATE_KEY"]
