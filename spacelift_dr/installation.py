@@ -21,6 +21,14 @@ SERVICES = ("server", "drain", "scheduler")
 # The DR guide's critical buckets, by the kind used in config and parametrization.
 CRITICAL_BUCKET_KINDS = ("modules", "policy_inputs", "run_logs", "states")
 
+def per_service(values: dict[str, str | None]) -> str:
+    """Values per service as a sentence, never a Python repr: ``builtin on server, unset on drain``."""
+    by_value: dict[str, list[str]] = {}
+    for role, value in values.items():
+        by_value.setdefault(value if value else "unset", []).append(role)
+    return ", ".join(f"{value} on {' and '.join(roles)}" for value, roles in by_value.items()) or "unset"
+
+
 def bucket_setting(kind: str) -> str:
     return f"OBJECT_STORAGE_BUCKET_{kind.upper()}"
 

@@ -301,3 +301,28 @@ def test_a_failure_that_stopped_applying_is_not_resolved() -> None:
     changes = since_last_run(before, now, "old.json")
     assert changes["resolved"] == ["DR-OBJ-02:states"]
     assert changes["no_longer_applicable"] == ["DR-RSA-01:ENCRYPTION_RSA_PRIVATE_KEY"]
+
+
+# -- partial answers, partial verdicts ---------------------------------------------------------------
+
+
+def test_a_kms_answer_without_key_usage_fails_only_the_checks_that_need_it(moto: DemoServer, tmp_path: Path) -> None:
+    def without_key_usage(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.get("KeyMetadata", {}).pop("KeyUsage", None)
+
+    outcome = run_checks(seed(moto.url), tmp_path, "-m", "encryption",
+                         hooks=[("after-call.kms.DescribeKey", without_key_usage)])
+    assert outcome.status("DR-KMS-04", "ENCRYPTION_KMS_ENCRYPTION_KEY_ID") == "PASS"
+    assert outcome.status("DR-KMS-04", "ENCRYPTION_KMS_SIGNING_KEY_ID") == "PASS"
+    assert outcome.status("DR-KMS-06", "states") == "PASS"
+    kms_02 = outcome.result("DR-KMS-02")
+    assert kms_02["status"] == "ERROR"
+    assert "lacks KeyUsage" in kms_02["message"]
+
+
+def test_messages_show_no_python_reprs(moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url, ["broker-type-unset:drain"]), tmp_path, "-m", "broker")
+    brk_01 = outcome.result("DR-BRK-01")
+    assert brk_01["status"] == "FAIL"
+    for result in outcome.results:
+        assert not re.search(r"\{'|\['|\bNone\b", result["message"]), result["message"]
