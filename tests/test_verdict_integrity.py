@@ -7,8 +7,10 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -326,3 +328,35 @@ def test_messages_show_no_python_reprs(moto: DemoServer, tmp_path: Path) -> None
     assert brk_01["status"] == "FAIL"
     for result in outcome.results:
         assert not re.search(r"\{'|\['|\bNone\b", result["message"]), result["message"]
+
+
+# -- the first run talks -----------------------------------------------------------------------------
+
+
+def test_the_demo_says_what_it_is_doing_while_it_seeds(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--dr-demo", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", f"--dr-reports={tmp_path}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "demo: seeding a Spacelift installation on a moto server" in done.stdout
+    assert "demo: seeding storage" in done.stdout
+
+
+def test_the_packaging_declares_its_license_as_builds_will_require() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert isinstance(project["project"]["license"], str)  # an SPDX expression, not the deprecated table
+    assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])
+
+
+def test_junit_marks_every_dr_error_the_same_way(moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url), tmp_path, "-m", "stateful or encryption",
+                         hooks=[*denied("GetBucketReplication", "s3"), *denied("DescribeKey", "kms")])
+    tree = ElementTree.parse(outcome.reports / "dr-junit.xml")
+    kinds: dict[str, set[str]] = {}
+    for case in tree.getroot().iter("testcase"):
+        status = next(p.get("value") for p in case.iter("property") if p.get("name") == "dr_status")
+        kinds.setdefault(str(status), set()).update(e.tag for e in case if e.tag in {"error", "failure"})
+    assert kinds["ERROR"] == {"error"}
+    assert kinds.get("FAIL", {"failure"}) == {"failure"}
+    suite = next(tree.getroot().iter("testsuite"))
+    assert int(suite.get("errors", "0")) == outcome.document["summary"]["ERROR"]

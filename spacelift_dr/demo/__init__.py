@@ -89,7 +89,8 @@ def account_credentials(endpoint_url: str, account: str) -> dict[str, str]:
 
 
 def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "builtin",
-         environment: dict[str, str] | None = None, account: str = ACCOUNT, suffix: str = SUFFIX) -> Demo:
+         environment: dict[str, str] | None = None, account: str = ACCOUNT, suffix: str = SUFFIX,
+         progress: Callable[[str], None] | None = None) -> Demo:
     """Seed a (reset) moto server with the installation. Unknown mutation names are an error.
 
     Another ``account`` and ``suffix`` seed one more installation beside the first (its own account,
@@ -103,6 +104,8 @@ def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "built
     if account != ACCOUNT:
         ctx.credentials = account_credentials(endpoint_url, account)
     for seeder, _ in AREAS:
+        if progress is not None:
+            progress(seeder.__module__.rsplit(".", 1)[-1])
         seeder(ctx)
     return Demo(endpoint_url=endpoint_url, context=ctx)
 
