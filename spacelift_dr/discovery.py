@@ -6,10 +6,10 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .aws import AwsAccess
+from .aws import AwsAccess, CallRecord, recording
 from .config import Config
 from .errors import Unobservable
-from .installation import Container, Installation, Service, UnreadServices
+from .installation import Container, DiscoveredServices, Installation, Service, UnreadServices
 
 
 def _container(definition: dict[str, Any]) -> Container:
@@ -67,8 +67,10 @@ def build_installation(config: Config, aws: AwsAccess) -> Installation:
     # When ECS cannot be read, the settings declared in the config still serve the checks that need only
     # them; everything else reports the discovery failure.
     services: dict[str, Service]
+    reads = CallRecord()
     try:
-        services = discover_services(config, aws)
+        with recording(reads):
+            services = DiscoveredServices(discover_services(config, aws), reads)
     except Unobservable as error:
         services = UnreadServices(error)
     return Installation(

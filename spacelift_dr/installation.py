@@ -7,10 +7,11 @@ Settings come from the ECS task definitions of ``server``, ``drain`` and ``sched
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .aws import record_setting
+from .aws import CallRecord, record_setting, replay
 from .errors import Unobservable
 
 # Where a setting declared in the config comes from, in every result's evidence.
@@ -74,6 +75,47 @@ class Service:
             for name, ref in container.secrets.items():
                 found.setdefault(name, Setting(name, self.role, secret_ref=ref))
         return found
+
+
+class DiscoveredServices(dict[str, Service]):
+    """The services discovery found: whoever uses them rests on discovery's reads (ECS DescribeServices and
+    DescribeTaskDefinition), so every use adds those reads to the evidence being recorded."""
+
+    def __init__(self, found: dict[str, Service], reads: CallRecord) -> None:
+        super().__init__(found)
+        self.reads = reads
+
+    def __getitem__(self, key: str) -> Service:
+        replay(self.reads)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        replay(self.reads)
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        replay(self.reads)
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        replay(self.reads)
+        return super().__len__()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        replay(self.reads)
+        return super().get(key, default)
+
+    def items(self) -> Any:
+        replay(self.reads)
+        return super().items()
+
+    def values(self) -> Any:
+        replay(self.reads)
+        return super().values()
+
+    def keys(self) -> Any:
+        replay(self.reads)
+        return super().keys()
 
 
 class UnreadServices(dict[str, Service]):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__
-from .aws import AwsAccess, CallRecord, recording, remember, replay
+from .aws import AwsAccess, remember
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
 from .compare import since_last_run
 from .config import Config
@@ -94,13 +94,10 @@ class Run:
         return remember(self._memo, "installation", self._discover)
 
     def _discover(self) -> Installation:
-        attempted = CallRecord()
-        with recording(attempted):
-            installation = build_installation(self.config, self.aws)
-        if installation.discovery_error is None:
-            # A failed discovery observed nothing: the checks it leaves to declared settings rest on those.
-            replay(attempted)
-        else:
+        # Discovery's reads are not the installation's: they join a check's evidence when it uses the
+        # discovered services (installation.DiscoveredServices), not when it only reads the config's regions.
+        installation = build_installation(self.config, self.aws)
+        if installation.discovery_error is not None:
             self.notes.append(f"Discovery failed ({installation.discovery_error}): only the settings declared in "
                               f"the config (installation.settings) were available to the checks.")
         self._learn_secrets(installation)
@@ -116,7 +113,7 @@ class Run:
 
     def _learn_secrets(self, installation: Installation) -> None:
         # Straight from the task definitions: these lookups are no check's evidence.
-        for service in ([] if installation.discovery_error else installation.services.values()):
+        for service in ([] if installation.discovery_error else dict.values(installation.services)):
             for name, setting in service.settings().items():
                 self.redactor.add_setting(name, setting.value)
         for name, value in installation.explicit_settings.items():
