@@ -13,6 +13,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+import yaml
 
 from fixtures.command import pytest_arguments
 from fixtures.evidence import shortened
@@ -20,7 +21,7 @@ from spacelift_dr.compare import since_last_run
 from spacelift_dr.config import parse_config
 from spacelift_dr.demo import DemoServer, seed
 from spacelift_dr.errors import ConfigError
-from spacelift_dr.settings import unknown_setting
+from spacelift_dr.settings import READ_BY, unknown_setting
 from tests.scenario import Hook, aws_environment, denied, environment, run_checks, write_config
 
 
@@ -360,3 +361,19 @@ def test_junit_marks_every_dr_error_the_same_way(moto: DemoServer, tmp_path: Pat
     assert kinds.get("FAIL", {"failure"}) == {"failure"}
     suite = next(tree.getroot().iter("testsuite"))
     assert int(suite.get("errors", "0")) == outcome.document["summary"]["ERROR"]
+
+
+# -- the README's settings-only example ----------------------------------------------------------------
+
+
+def test_the_readme_settings_only_example_is_valid_and_complete() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### An installation the suite cannot discover", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(yaml.safe_load(example), "README.md")
+    declared = set(config.installation.settings)
+    assert config.installation.discover.ecs_cluster is None
+    # Everything a full run of a kms installation reads (rsa reads ENCRYPTION_RSA_PRIVATE_KEY instead).
+    assert set(READ_BY) - {"ENCRYPTION_RSA_PRIVATE_KEY"} <= declared, sorted(set(READ_BY) - declared)
+    for name in READ_BY:
+        assert f"`{name}`" in section or name.startswith("OBJECT_STORAGE_BUCKET_"), name
