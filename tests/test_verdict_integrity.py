@@ -128,13 +128,15 @@ def test_evidence_names_the_reads_a_verdict_rests_on_whichever_check_read_first(
 
 def test_evidence_says_where_each_setting_came_from(moto: DemoServer, tmp_path: Path) -> None:
     demo = seed(moto.url)
-    outcome = run_checks(demo, tmp_path, "-m", "encryption or broker",
+    outcome = run_checks(demo, tmp_path, "-m", "encryption or broker or stateful",
                          overrides={"installation": {"settings": {"SERVER_DOMAIN": "spacelift.demo-corp.example"}}})
-    kms_01 = outcome.result("DR-KMS-01")
-    sources = kms_01["evidence"]["setting_sources"]
-    assert sources["ENCRYPTION_TYPE (server)"].startswith("task definition arn:aws:ecs:")
-    brk_02 = outcome.result("DR-BRK-02", "SERVER_DOMAIN")
-    assert brk_02["evidence"]["setting_sources"]["SERVER_DOMAIN"] == "declared in the config (installation.settings)"
+    def sources(result: dict[str, Any]) -> dict[str, str]:
+        return {entry["setting"]: entry["source"] for entry in result["evidence"]["setting_sources"]}
+
+    assert sources(outcome.result("DR-KMS-01"))["ENCRYPTION_TYPE (server)"].startswith("task definition arn:aws:ecs:")
+    assert sources(outcome.result("DR-BRK-02", "SERVER_DOMAIN"))["SERVER_DOMAIN"] == \
+        "declared in the config (installation.settings)"
+    assert sources(outcome.result("DR-DB-02"))["DATABASE_URL"].startswith("task definition arn:aws:ecs:")
 
 
 def test_with_aws_unreachable_a_settings_only_config_passes_nothing_as_if_observed(
