@@ -63,7 +63,8 @@ class KeyMetadata:
             answered_spec=text("KeySpec") or text("CustomerMasterKeySpec"),
             answered_usage=text("KeyUsage"),
             key_manager=str(metadata.get("KeyManager", "unknown")),
-            answered_multi_region=multi_region if isinstance(multi_region, bool) else None,
+            # moto leaves MultiRegion out of a regional key's answer; absent means regional (False).
+            answered_multi_region=multi_region if isinstance(multi_region, bool) else False,
             multi_region_key_type=configuration.get("MultiRegionKeyType"),
             primary_arn=primary.get("Arn"),
             replica_arns=tuple(str(r.get("Arn", "")) for r in configuration.get("ReplicaKeys") or []),
