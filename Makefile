@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint install clean policy
 
 $(STAMP): pyproject.toml
+	@echo "installing the suite and its dependencies into $(VENV) (first run only: a few minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -17,18 +17,22 @@ from spacelift_dr.facts.broker import (
     is_provider_generated,
     worker_certificate_gaps,
 )
-from spacelift_dr.installation import Installation
+from spacelift_dr.installation import Installation, per_service
 from spacelift_dr.results import Evidence, NotApplicable, utc_now
 
 
 @requirement("DR-BRK-01")
-def test_one_broker_type_configured_everywhere(broker_settings: BrokerSettings, evidence: Evidence) -> None:
+def test_one_broker_type_configured_everywhere(broker_settings: BrokerSettings, installation: Installation,
+                                               evidence: Evidence) -> None:
     types, endpoints = broker_settings.broker_types, broker_settings.endpoints
     evidence.about("MQTT_BROKER_TYPE")
+    if installation.declared_once("MQTT_BROKER_TYPE", "MQTT_BROKER_ENDPOINT"):
+        raise NotApplicable("MQTT_BROKER_TYPE and MQTT_BROKER_ENDPOINT are declared once in the config for "
+                            "server and drain: no service's own value was observed to compare")
     evidence.observed(MQTT_BROKER_TYPE=types, MQTT_BROKER_ENDPOINT=endpoints)
     assert all(t in BROKER_TYPES for t in types.values()), (
-        f"MQTT_BROKER_TYPE is {types}, expected builtin or iotcore on each of {', '.join(types)}")
-    assert len(set(types.values())) == 1, f"MQTT_BROKER_TYPE differs between services: {types}"
+        f"MQTT_BROKER_TYPE is {per_service(types)}, expected builtin or iotcore on each of {', '.join(types)}")
+    assert len(set(types.values())) == 1, f"MQTT_BROKER_TYPE differs between services: {per_service(types)}"
     unset = [role for role, endpoint in endpoints.items() if not endpoint]
     assert not unset, f"MQTT_BROKER_ENDPOINT is not set on {', '.join(unset)}"
     evidence.message = f"{broker_settings.broker_type} broker at {broker_settings.endpoint} on {', '.join(types)}"
@@ -150,8 +154,8 @@ def test_iot_core_is_paired_with_sqs(iot_core: BrokerSettings, evidence: Evidenc
     queues = iot_core.message_queue_type
     evidence.about("MESSAGE_QUEUE_TYPE")
     evidence.observed(MESSAGE_QUEUE_TYPE=queues)
-    other = {role: value or "unset" for role, value in queues.items() if value != "sqs"}
-    assert not other, f"MESSAGE_QUEUE_TYPE is {other} with IoT Core, expected sqs"
+    other = {role: value for role, value in queues.items() if value != "sqs"}
+    assert not other, f"MESSAGE_QUEUE_TYPE is {per_service(other)} with IoT Core, expected sqs"
     evidence.message = f"MESSAGE_QUEUE_TYPE is sqs on {', '.join(queues)}"
 
 

@@ -19,8 +19,12 @@ SIGNING_SPEC = ("SIGN_VERIFY", "RSA_4096")
 
 
 @requirement("DR-KMS-01")
-def test_one_encryption_mode_everywhere(encryption_modes: EncryptionModes, evidence: Evidence) -> None:
+def test_one_encryption_mode_everywhere(encryption_modes: EncryptionModes, installation: Installation,
+                                        evidence: Evidence) -> None:
     evidence.about("ENCRYPTION_TYPE")
+    if installation.declared_once("ENCRYPTION_TYPE"):
+        raise NotApplicable("ENCRYPTION_TYPE is declared once in the config for every service (or defaults to "
+                            "kms): no service's own value was observed to compare")
     evidence.observed(ENCRYPTION_TYPE=encryption_modes.summary())
     invalid = encryption_modes.invalid
     assert not invalid, (f"ENCRYPTION_TYPE is {', '.join(f'{v!r} on {r}' for r, v in invalid.items())}, "

@@ -18,7 +18,8 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
+from urllib.parse import urlsplit
 
 from .errors import ReadOnlyViolation, Unobservable
 
@@ -27,6 +28,8 @@ from .errors import ReadOnlyViolation, Unobservable
 if TYPE_CHECKING:
     import boto3
     import botocore.exceptions
+
+T = TypeVar("T")
 
 # The read operations the checks make, per service (botocore service name → operation names).
 # Anything else is refused before it is sent. Every name starts with Get, Describe, List or Head (and
@@ -80,6 +83,9 @@ _IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
            "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
            "403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
+# The credentials themselves were refused: no other read can succeed either.
+_CREDENTIALS_REFUSED = {"InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken",
+                        "ExpiredTokenException", "InvalidAccessKeyId", "AuthFailure"}
 _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
               "TooManyRequestsException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
 
@@ -103,14 +109,26 @@ def iam_action(service: str, operation: str) -> str:
 
 @dataclass
 class CallRecord:
-    """What one check's verdict rests on: the reads it made (sent, or answered from the run cache)."""
+    """What a verdict (or a remembered fact) rests on: the reads it made, sent or answered from a cache,
+    and where each Spacelift setting it used came from."""
 
     actions: list[dict[str, str]] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
 
     def add(self, action: str, resource: str, region: str) -> None:
         entry = {"action": action, "resource": resource, "region": region}
         if entry not in self.actions:
             self.actions.append(entry)
+
+    def add_setting(self, name: str, source: str) -> None:
+        self.settings.setdefault(name, source)
+
+    def absorb(self, other: CallRecord) -> None:
+        for entry in other.actions:
+            if entry not in self.actions:
+                self.actions.append(entry)
+        for name, source in other.settings.items():
+            self.settings.setdefault(name, source)
 
 
 _current_record: ContextVar[CallRecord | None] = ContextVar("dr_call_record", default=None)
@@ -127,10 +145,89 @@ def recording(record: CallRecord) -> Iterator[CallRecord]:
 
 
 def record_action(action: str, resource: str, region: str = "") -> None:
-    """Attribute a read outside AWS (a database query, a host command) to the running check's evidence."""
+    """Attribute a read outside AWS (a database query, a host command, a file) to the running check's
+    evidence (and to the fact being remembered, see :func:`remember`)."""
     record = _current_record.get()
     if record is not None:
         record.add(action, resource, region)
+
+
+def record_setting(name: str, source: str) -> None:
+    """Note where a Spacelift setting the running check (or fact) used came from."""
+    record = _current_record.get()
+    if record is not None:
+        record.add_setting(name, source)
+
+
+@dataclass
+class _Remembered:
+    value: Any
+    error: Unobservable | None
+    reads: CallRecord
+
+
+def remember(store: dict[Any, Any], key: Any, make: Callable[[], T]) -> T:
+    """``make()`` once per ``store`` and ``key``, with the reads it rests on.
+
+    Every later use hands back the same value (or the same Unobservable) *and* adds those reads to the
+    evidence being recorded, so a check's evidence is the union of the facts it touched, whichever check
+    happened to compute them first. Every fact cached above the run cache goes through here (or through
+    :class:`remembered_property`)."""
+    entry = store.get(key)
+    if entry is None:
+        reads = CallRecord()
+        try:
+            with recording(reads):
+                value = make()
+        except Unobservable as error:
+            entry = _Remembered(None, error, reads)
+        except BaseException:
+            replay(reads)
+            raise
+        else:
+            entry = _Remembered(value, None, reads)
+        entry = store.setdefault(key, entry)
+    replay(entry.reads)
+    if entry.error is not None:
+        raise fresh(entry.error)
+    return cast(T, entry.value)
+
+
+def fresh(error: Unobservable) -> Unobservable:
+    """The same failure, raised again without the frames of every earlier raise: a shared error raised
+    by a hundred checks would otherwise carry a hundred tracebacks (and pytest formats them all)."""
+    return error.with_traceback(None)
+
+
+def replay(reads: CallRecord) -> None:
+    """Add ``reads`` to the evidence being recorded (a remembered fact's, handed out again)."""
+    record = _current_record.get()
+    if record is not None:
+        record.absorb(reads)
+
+
+class remembered_property(Generic[T]):
+    """``functools.cached_property`` that remembers the reads the value rests on (see :func:`remember`)."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> remembered_property[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> T | remembered_property[T]:
+        if instance is None:
+            return self
+        store: dict[str, Any] = instance.__dict__.setdefault("_remembered", {})
+        return remember(store, self._name, lambda: self._compute(instance))
 
 
 @dataclass
@@ -241,6 +338,10 @@ class AwsAccess:
         self._cache_lock = threading.Lock()
         self._event_hooks: list[EventHook] = []
         self._service_slots: dict[str, threading.BoundedSemaphore] = {}
+        # Circuit breakers: an endpoint that did not answer, or credentials that were refused, fail every
+        # later read at once with the same cause (found once, not retried per check for minutes).
+        self._broken: dict[str, Unobservable] = {}
+        self._broken_lock = threading.Lock()
         self.calls = CallCounter()
         self._scope = ""  # another account's access (for_profile) keeps its reads apart in the counts
         self._profiles: dict[str, AwsAccess] = {}
@@ -263,6 +364,24 @@ class AwsAccess:
                 self._profiles[profile] = child
             return self._profiles[profile]
 
+    def _breaker(self, host: str) -> Unobservable | None:
+        with self._broken_lock:
+            return self._broken.get("credentials") or self._broken.get(host)
+
+    def _trip(self, what: str, action: str, resource: str, cause: str) -> None:
+        with self._broken_lock:
+            if what not in self._broken:
+                whom = "the AWS credentials" if what == "credentials" else f"endpoint {what}"
+                error = Unobservable(action, resource, cause)
+                error.args = (f"{whom}: {cause} (first seen on {action} {resource}; no later read to it "
+                              f"was attempted)",)
+                self._broken[what] = error
+
+    def broken(self) -> list[str]:
+        """What the breakers stopped: one line per cause (the terminal summary's and the report's)."""
+        with self._broken_lock:
+            return [str(error) for error in self._broken.values()]
+
     def release(self) -> None:
         """Drop the clients and the run cache (after the installation's last check): many installations
         in one process then hold the memory of the few in flight, not of all. The counts stay."""
@@ -282,11 +401,17 @@ class AwsAccess:
         for client in self._clients.values():
             client.meta.events.register(event, handler)
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, *, preflight: bool = False) -> Any:
+        """The client for ``service`` in ``region``; ``preflight``: one that gives up after two attempts
+        (the first read of the run tells a dead endpoint from a slow one without minutes of back-off)."""
+        from botocore.config import Config as BotoConfig
+
         with self._clients_lock:
-            key = (service, region)
+            key = (service, region + ("#preflight" if preflight else ""))
             if key not in self._clients:
-                kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
+                config = self._config.merge(BotoConfig(retries={"mode": "standard", "max_attempts": 2})) \
+                    if preflight else self._config
+                kwargs: dict[str, Any] = {"region_name": region, "config": config}
                 if self._endpoint_url:
                     kwargs["endpoint_url"] = self._endpoint_url
                 client = self._session.client(service, **kwargs)
@@ -327,10 +452,12 @@ class AwsAccess:
         *,
         resource: str,
         absent: Collection[str] = (),
+        preflight: bool = False,
         **params: Any,
     ) -> dict[str, Any] | None:
         """Make one read (once per run). Returns None when the error code is one of ``absent``."""
-        return self._once(service, region, operation, resource, absent, params, paginate_key=None)
+        return self._once(service, region, operation, resource, absent, params, paginate_key=None,
+                          preflight=preflight)
 
     def paginate(
         self,
@@ -355,6 +482,7 @@ class AwsAccess:
         absent: Collection[str],
         params: dict[str, Any],
         paginate_key: str | None,
+        preflight: bool = False,
     ) -> Any:
         action = iam_action(service, operation)
         if operation not in self._allowed.get(service, set()):
@@ -372,10 +500,14 @@ class AwsAccess:
         assert future is not None
         if not owner:
             self.calls.hit()
-            return future.result()
+            try:
+                return future.result()
+            except Unobservable as error:
+                raise fresh(error) from None
         try:
             with self._slot(service):
-                result = self._send(service, region, operation, resource, absent, params, paginate_key, key)
+                result = self._send(service, region, operation, resource, absent, params, paginate_key, key,
+                                    preflight)
         except Unobservable as error:
             future.set_exception(error)
             raise
@@ -403,13 +535,18 @@ class AwsAccess:
         params: dict[str, Any],
         paginate_key: str | None,
         key: str,
+        preflight: bool = False,
     ) -> Any:
         import botocore.exceptions
         import botocore.parsers
         from botocore import xform_name
 
         action = iam_action(service, operation)
-        client = self.client(service, region)
+        client = self.client(service, region, preflight=preflight)
+        host = urlsplit(str(client.meta.endpoint_url)).netloc
+        tripped = self._breaker(host)
+        if tripped is not None:
+            raise fresh(tripped)
         method = xform_name(operation)
         try:
             if paginate_key is None:
@@ -428,14 +565,20 @@ class AwsAccess:
                        f"HTTP {error.response.get('ResponseMetadata', {}).get('HTTPStatusCode', '?')}")
             if code in absent:
                 return None
+            if code in _CREDENTIALS_REFUSED:
+                self._trip("credentials", action, resource, f"refused ({code}: {_message(error)})")
             raise unobservable(action, resource, code, _message(error)) from None
         except ReadOnlyViolation:
             raise
         except botocore.exceptions.NoCredentialsError:
+            self._trip("credentials", action, resource, "none found in the standard credential chain")
             raise Unobservable(action, resource, "no AWS credentials found in the standard credential chain") \
                 from None
-        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
-                botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as error:
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as error:
+            self.calls.count(action, key, 0)
+            self._trip(host, action, resource, f"unreachable ({type(error).__name__})")
+            raise Unobservable(action, resource, f"endpoint unreachable ({type(error).__name__})") from None
+        except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as error:
             self.calls.count(action, key, 0)
             raise Unobservable(action, resource, f"endpoint unreachable ({type(error).__name__})") from None
         except botocore.exceptions.BotoCoreError as error:

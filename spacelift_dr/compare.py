@@ -31,6 +31,23 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     return document
 
 
+def foreign_baseline(baseline: dict[str, Any], source: str, name: str, account: str | None) -> ConfigError | None:
+    """A baseline written for another installation or account compares nothing with this run."""
+    installation = baseline.get("installation")
+    if not isinstance(installation, dict):
+        installation = {}
+    theirs = installation.get("name")
+    if isinstance(theirs, str) and theirs != name:
+        return ConfigError(source, "installation.name", f"a dr-results.json of installation {name!r} (it is of "
+                           f"another installation; comparing them would call every difference a change)",
+                           repr(theirs))
+    their_account = installation.get("account")
+    if account and isinstance(their_account, str) and their_account.isdigit() and their_account != account:
+        return ConfigError(source, "installation.account", f"a dr-results.json of AWS account {account} (it is "
+                           f"of another account)", repr(their_account))
+    return None
+
+
 def since_last_run(baseline: dict[str, Any], current: list[dict[str, Any]], source: str) -> dict[str, Any]:
     before = {r["id"]: r["status"] for r in baseline["results"]}
     now = {r["id"]: r["status"] for r in current}
@@ -38,7 +55,9 @@ def since_last_run(baseline: dict[str, Any], current: list[dict[str, Any]], sour
         "baseline": {"file": source, "started_at": baseline.get("started_at"),
                      "installation": (baseline.get("installation") or {}).get("name")},
         "new_failures": sorted(i for i, s in now.items() if s in FAILING and before.get(i) not in FAILING),
-        "resolved": sorted(i for i, s in now.items() if s not in FAILING and before.get(i) in FAILING),
+        "resolved": sorted(i for i, s in now.items() if s not in FAILING | {"N/A"} and before.get(i) in FAILING),
+        # Failing before, N/A now: the requirement stopped applying (a setting changed), nothing was fixed.
+        "no_longer_applicable": sorted(i for i, s in now.items() if s == "N/A" and before.get(i) in FAILING),
         "still_failing": sorted(i for i, s in now.items() if s in FAILING and before.get(i) in FAILING),
         "new_resources": sorted(set(now) - set(before)),
         "no_longer_evaluated": sorted(set(before) - set(now)),

@@ -7,15 +7,20 @@ variables that hold them.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from pathlib import Path
 from typing import Annotated, Any
 
+import botocore
+import botocore.loaders
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 from pydantic.functional_validators import AfterValidator
 
 from .errors import ConfigError
+from .settings import unknown_setting
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
@@ -26,9 +31,21 @@ _PRINCIPAL = re.compile(r"^(arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[\w+=,.@/-]+|[0-
 DEFAULT_CRITICAL_BUCKETS = ("modules", "policy_inputs", "run_logs", "states")
 
 
+@functools.cache
+def known_regions() -> dict[str, str]:
+    """Every region of botocore's endpoint data → its partition (aws, aws-cn, aws-us-gov, …)."""
+    data = botocore.loaders.create_loader().load_data("endpoints")
+    return {region: partition["partition"] for partition in data["partitions"] for region in partition["regions"]}
+
+
 def _region(value: str) -> str:
     if not _REGION.match(value):
         raise ValueError("an AWS region name such as eu-west-1")
+    regions = known_regions()
+    if value not in regions:
+        close = difflib.get_close_matches(value, sorted(regions), n=1, cutoff=0.7)
+        hint = f"did you mean {close[0]}?" if close else "is it new? then upgrade botocore"
+        raise ValueError(f"a region AWS knows (botocore {botocore.__version__}'s endpoint data; {hint})")
     return value
 
 
@@ -154,6 +171,14 @@ class InstallationSection(_Strict):
     def _regions_differ(self) -> InstallationSection:
         if self.primary_region == self.backup_region:
             raise ValueError("backup_region: expected a region other than primary_region")
+        partitions = known_regions()
+        if partitions[self.primary_region] != partitions[self.backup_region]:
+            raise ValueError(f"backup_region: expected a region of primary_region's partition "
+                             f"({partitions[self.primary_region]}), not of {partitions[self.backup_region]}")
+        for name in self.settings:
+            problem = unknown_setting(name, tuple(self.critical_buckets))
+            if problem:
+                raise ValueError(f"settings.{name}: expected {problem}")
         if self.discover.ecs_cluster is None and not self.discover.on_kubernetes and not self.settings:
             raise ValueError(
                 "discover.ecs_cluster: expected the ECS cluster (or discover.eks_cluster, or discover.kubernetes) "

@@ -7,8 +7,9 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .aws import AwsAccess
-from .installation import Container, Installation, Service
+from .aws import AwsAccess, CallRecord, recording
+from .errors import Unobservable
+from .installation import Container, DiscoveredServices, Installation, Service, UnreadServices
 from .kubernetes_api import kubernetes_access
 from .kubernetes_discovery import discover_deployments
 
@@ -67,23 +68,33 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
 
 
 def build_installation(config: Config, aws: AwsAccess) -> Installation:
-    """The installation of the config. Raises Unobservable when ECS cannot be read."""
+    """The installation of the config (with :class:`UnreadServices` when ECS cannot be read)."""
     section = config.installation
     discover = section.discover
     # Missing services are DR-SVC-01's finding; checks that need their settings then report what is unset.
+    # When the services cannot be read, the settings declared in the config still serve the checks that need
+    # only them; everything else reports the discovery failure.
+    services: dict[str, Service]
+    kubernetes: dict[str, Any] = {}
     if discover.on_kubernetes:
-        access = kubernetes_access(config, aws)
-        def account() -> str | None:
-            # The run asked already (sessionstart): answered from the run cache.
-            identity = aws.call("sts", section.primary_region, "GetCallerIdentity", resource="caller")
-            return str(identity["Account"]) if identity else None
-
-        services = discover_deployments(config, access, account)
         cluster = discover.eks_cluster or discover.cluster.context or "the kubeconfig's current context"
         kubernetes = {"kubernetes_cluster": cluster, "kubernetes_namespace": discover.cluster.namespace,
                       "deployment_names": discover.cluster.deployments.model_dump()}
-    else:
-        services, kubernetes = discover_services(config, aws), {}
+    reads = CallRecord()
+    try:
+        with recording(reads):
+            if discover.on_kubernetes:
+                def account() -> str | None:
+                    # The run asked already (sessionstart): answered from the run cache.
+                    identity = aws.call("sts", section.primary_region, "GetCallerIdentity", resource="caller")
+                    return str(identity["Account"]) if identity else None
+
+                found = discover_deployments(config, kubernetes_access(config, aws), account)
+            else:
+                found = discover_services(config, aws)
+        services = DiscoveredServices(found, reads)
+    except Unobservable as error:
+        services = UnreadServices(error)
     return Installation(
         name=section.name,
         primary_region=section.primary_region,
@@ -94,5 +105,5 @@ def build_installation(config: Config, aws: AwsAccess) -> Installation:
         explicit_settings=dict(section.settings),
         ecs_cluster=section.discover.ecs_cluster,
         ecs_service_names=section.discover.services.model_dump(),
-        **kubernetes,  # type: ignore[arg-type]
+        **kubernetes,
     )

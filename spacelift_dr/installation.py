@@ -9,15 +9,28 @@ them. Each setting remembers where it came from (``Setting.source``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .aws import CallRecord, record_setting, replay
 from .errors import Unobservable
+
+# Where a setting declared in the config comes from, in every result's evidence.
+DECLARED = "declared in the config (installation.settings)"
 
 SERVICES = ("server", "drain", "scheduler")
 
 # The DR guide's critical buckets, by the kind used in config and parametrization.
 CRITICAL_BUCKET_KINDS = ("modules", "policy_inputs", "run_logs", "states")
+
+def per_service(values: dict[str, str | None]) -> str:
+    """Values per service as a sentence, never a Python repr: ``builtin on server, unset on drain``."""
+    by_value: dict[str, list[str]] = {}
+    for role, value in values.items():
+        by_value.setdefault(value if value else "unset", []).append(role)
+    return ", ".join(f"{value} on {' and '.join(roles)}" for value, roles in by_value.items()) or "unset"
+
 
 def bucket_setting(kind: str) -> str:
     return f"OBJECT_STORAGE_BUCKET_{kind.upper()}"
@@ -104,6 +117,62 @@ class Service:
         return found
 
 
+class DiscoveredServices(dict[str, Service]):
+    """The services discovery found: whoever uses them rests on discovery's reads (ECS DescribeServices and
+    DescribeTaskDefinition), so every use adds those reads to the evidence being recorded."""
+
+    def __init__(self, found: dict[str, Service], reads: CallRecord) -> None:
+        super().__init__(found)
+        self.reads = reads
+
+    def __getitem__(self, key: str) -> Service:
+        replay(self.reads)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        replay(self.reads)
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        replay(self.reads)
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        replay(self.reads)
+        return super().__len__()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        replay(self.reads)
+        return super().get(key, default)
+
+    def items(self) -> Any:
+        replay(self.reads)
+        return super().items()
+
+    def values(self) -> Any:
+        replay(self.reads)
+        return super().values()
+
+    def keys(self) -> Any:
+        replay(self.reads)
+        return super().keys()
+
+
+class UnreadServices(dict[str, Service]):
+    """The services when discovery failed: any use of them raises that failure (an ERROR naming the
+    read), while settings declared in the config still answer the checks that need only them."""
+
+    def __init__(self, error: Unobservable) -> None:
+        super().__init__()
+        self.error = error
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        raise self.error.with_traceback(None)
+
+    __getitem__ = __contains__ = __iter__ = __len__ = __bool__ = _fail
+    get = items = keys = values = _fail
+
+
 @dataclass
 class Installation:
     name: str
@@ -145,17 +214,32 @@ class Installation:
             grouped.setdefault(source, []).append(name)
         return dict(sorted(grouped.items()))
 
+    @property
+    def discovery_error(self) -> Unobservable | None:
+        """Why discovery failed (the services cannot be read), or None."""
+        return self.services.error if isinstance(self.services, UnreadServices) else None
+
     def setting(self, name: str, service: str | None = None) -> Setting | None:
         """The setting as the given service (or, without one, the installation) sees it."""
         if name in self.explicit_settings:
-            return Setting(name, "config", value=self.explicit_settings[name], source="declared in the config")
+            record_setting(name, DECLARED)
+            return Setting(name, "config", value=self.explicit_settings[name], source=DECLARED)
         roles = [service] if service else [r for r in SERVICES if r in self.services]
         for role in roles:
             if role in self.services:
                 found = self.services[role].settings().get(name)
                 if found is not None:
+                    record_setting(f"{name} ({role})" if service else name,
+                                   f"{found.source or self.services[role].source} ({role})")
                     return found
+        record_setting(f"{name} ({service})" if service else name,
+                       f"not set on {', '.join(roles)}" if roles else "not set (no service discovered)")
         return None
+
+    def declared_once(self, *names: str) -> bool:
+        """No service was discovered, or every one of ``names`` is declared in the config: then each
+        holds for server, drain and scheduler alike, and comparing the services observes nothing."""
+        return all(name in self.explicit_settings for name in names) or not self.services
 
     def value(self, name: str, service: str | None = None) -> str | None:
         """A plain setting value; None when unset. A secret reference raises: its value is unknown (on
@@ -172,6 +256,8 @@ class Installation:
         return found.value
 
     def settings_per_service(self, name: str) -> dict[str, Setting | None]:
+        if name in self.explicit_settings:  # declared once: the same for every service
+            return {role: self.setting(name, role) for role in SERVICES}
         return {role: self.setting(name, role) for role in SERVICES
                 if role in self.services or self.explicit_settings}
 

@@ -469,15 +469,16 @@ class HtmlReport:
                 continue
             parts = []
             for key, name in (("new_failures", "New failures"), ("resolved", "Resolved"),
-                              ("still_failing", "Still failing"), ("new_resources", "New resources"),
+                              ("no_longer_applicable", "No longer applicable"), ("still_failing", "Still failing"),
+                              ("new_resources", "New resources"),
                               ("no_longer_evaluated", "No longer evaluated")):
-                listed = "".join(f"<li>{text(i)}</li>" for i in changes[key][:MAX_CHANGES_LISTED])
-                more = len(changes[key]) - MAX_CHANGES_LISTED
+                listed = "".join(f"<li>{text(i)}</li>" for i in changes.get(key, [])[:MAX_CHANGES_LISTED])
+                more = len(changes.get(key, [])) - MAX_CHANGES_LISTED
                 if more > 0:
                     listed += f"<li>… {more} more</li>"
                 body = f"<ul>{listed}</ul>" if listed else ""
-                parts.append(f"<details{' open' if key == 'new_failures' and changes[key] else ''}>"
-                             f"<summary>{name}: <b>{len(changes[key])}</b></summary>{body}</details>")
+                parts.append(f"<details{' open' if key == 'new_failures' and changes.get(key) else ''}>"
+                             f"<summary>{name}: <b>{len(changes.get(key, []))}</b></summary>{body}</details>")
             baseline = changes["baseline"]
             sections.append(f"<section class='dr-since'><h3>Since last run{label}</h3><p>Compared with "
                             f"{text(baseline['file'])} (started {text(baseline['started_at'])}).</p>"
@@ -528,7 +529,7 @@ class HtmlReport:
                       "started_at": "Started (UTC)", "finished_at": "Finished (UTC)"}
             for key, value in self.redactor.value(self.runs[0].metadata()).items():
                 rows.append((labels.get(key, key), str(value) if value is not None else "—"))
-        calls = [run.aws.calls.summary() for run in self.runs]
+        calls = [run.api_calls() for run in self.runs]
         rows.append(("AWS API calls", f"{sum(c['total'] for c in calls)} sent, {sum(c['distinct'] for c in calls)} "
                                       f"distinct, {sum(c['cache_hits'] for c in calls)} cached"))
         sources = sorted({str(run.waivers.source) for run in self.runs if run.waivers.source})

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
-from .aws import AwsAccess, CallRecord, recording
+from .aws import AwsAccess, remember
 from .catalogue import NOT_YET_IMPLEMENTED, catalogue
 from .compare import previous_recovery_seconds, since_last_run
 from .discovery import build_installation
@@ -54,8 +54,7 @@ class Run:
     prefetch: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
     baseline_source: str = ""
-    discovery_record: CallRecord = field(default_factory=CallRecord)
-    _installation: Installation | Unobservable | None = None
+    _frozen_calls: dict[str, Any] | None = None
     _memo: dict[str, Any] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -70,12 +69,20 @@ class Run:
     def memo(self, key: str, make: Callable[[], T], close: Callable[[T], None] | None = None) -> T:
         """One ``make()`` per run: the facts objects the fixtures share (they are per installation, so
         they live with the run rather than in session-scoped fixtures)."""
-        if key not in self._memo:
-            made = make()
-            self._memo[key] = made
+        def made() -> T:
+            value = make()
             if close is not None:
-                self._closers.append(lambda: close(made))
-        return self._memo[key]
+                self._closers.append(lambda: close(value))
+            return value
+
+        return remember(self._memo, key, made)
+
+    def freeze_call_counts(self) -> None:
+        """The figures every output shows from now on (reads after this are not the verdicts')."""
+        self._frozen_calls = self.aws.calls.summary()
+
+    def api_calls(self) -> dict[str, Any]:
+        return self._frozen_calls if self._frozen_calls is not None else self.aws.calls.summary()
 
     def close(self) -> None:
         while self._closers:
@@ -95,42 +102,48 @@ class Run:
 
     def installation(self) -> Installation:
         """The discovered installation; raises the discovery failure for every check that needs it."""
-        if self._installation is None:
-            try:
-                # Discovery happens once, often during collection; every check rests on it, so its reads
-                # are kept and added to each check's evidence (see fixtures/evidence.py).
-                with recording(self.discovery_record):
-                    self._installation = build_installation(self.config, self.aws)
-                self._learn_secrets(self._installation)
-            except Unobservable as error:
-                self._installation = error
-        if isinstance(self._installation, Unobservable):
-            raise self._installation
-        return self._installation
+        # Discovery happens once, often during collection; every check that asks for the installation
+        # rests on it, so its reads are part of that check's evidence (see aws.remember).
+        return remember(self._memo, "installation", self._discover)
+
+    def _discover(self) -> Installation:
+        # Discovery's reads are not the installation's: they join a check's evidence when it uses the
+        # discovered services (installation.DiscoveredServices), not when it only reads the config's regions.
+        installation = build_installation(self.config, self.aws)
+        if installation.discovery_error is not None:
+            self.notes.append(f"Discovery failed ({installation.discovery_error}): only the settings declared in "
+                              f"the config (installation.settings) were available to the checks.")
+        self._learn_secrets(installation)
+        return installation
 
     def discovered(self) -> Installation | None:
         """The installation if discovery has run and succeeded; never starts discovery (the report asks)."""
-        return self._installation if isinstance(self._installation, Installation) else None
+        entry = self._memo.get("installation")
+        value = getattr(entry, "value", None)
+        return value if isinstance(value, Installation) else None
 
     def installation_or_none(self) -> Installation | None:
+        """The installation when discovery succeeded (what collection parametrizes over), else None."""
         try:
-            return self.installation()
+            installation = self.installation()
         except Unobservable:
             return None
+        return None if installation.discovery_error is not None else installation
 
     def _learn_secrets(self, installation: Installation) -> None:
-        for name in installation.setting_names():
-            for role in installation.services:
-                setting = installation.setting(name, role)
-                if setting is not None:
-                    self.redactor.add_setting(name, setting.value)
+        # Straight from the task definitions: these lookups are no check's evidence.
+        for service in ([] if installation.discovery_error else dict.values(installation.services)):
+            for name, setting in service.settings().items():
+                self.redactor.add_setting(name, setting.value)
         for name, value in installation.explicit_settings.items():
             self.redactor.add_setting(name, value)
 
     def observe_identity(self) -> None:
         region = self.config.installation.primary_region
         try:
-            response = self.aws.call("sts", region, "GetCallerIdentity", resource="caller")
+            # The run's first read, made quickly: a dead endpoint or refused credentials trip the breakers
+            # here, once, instead of in every check (spacelift_dr.aws).
+            response = self.aws.call("sts", region, "GetCallerIdentity", resource="caller", preflight=True)
             assert response is not None
             self.identity = {"account": response["Account"], "arn": response["Arn"]}
         except Unobservable as error:
@@ -203,7 +216,7 @@ class Run:
             "started_at": timestamp(self.started_at),
             "finished_at": timestamp(self.finished_at or utc_now()),
             "complete": self.complete,
-            "api_calls": self.aws.calls.summary(),
+            "api_calls": self.api_calls(),
             "prefetch": self.prefetch,
             "summary": self.counts(),
             "summary_by_category": self.summary_by("category"),

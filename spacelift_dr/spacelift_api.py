@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from .aws import record_action, remember
 from .errors import Unobservable
 
 TOKEN_MUTATION = """
@@ -136,6 +137,7 @@ class SpaceliftApi:
                    "User-Agent": "spacelift-dr-suite"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        record_action(f"spacelift:{operation}", self.url)
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
@@ -184,15 +186,7 @@ class SpaceliftApi:
         return jwt
 
     def _once(self, name: str, fetch: Any) -> Any:
-        if name not in self._cache:
-            try:
-                self._cache[name] = fetch()
-            except Unobservable as error:
-                self._cache[name] = error
-        cached = self._cache[name]
-        if isinstance(cached, Unobservable):
-            raise cached
-        return cached
+        return remember(self._cache, name, fetch)
 
     def stacks(self) -> list[Stack]:
         """Every stack the key can see (``searchStacks``, all pages)."""

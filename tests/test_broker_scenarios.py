@@ -115,8 +115,8 @@ BUILTIN_MESSAGES = {
                              "records to existing targets with TTL ≤ 300 s)"),
     "server-certificate-expiring": ("DR-BRK-09:SERVER_DOMAIN", "the certificate for spacelift.demo-corp.example is "
                                     "ISSUED and valid for 10 more days, expected ISSUED and at least 30"),
-    "broker-type-unset:drain": ("DR-BRK-01:MQTT_BROKER_TYPE", "MQTT_BROKER_TYPE is {'server': 'builtin', 'drain': "
-                                "None}, expected builtin or iotcore on each of server, drain"),
+    "broker-type-unset:drain": ("DR-BRK-01:MQTT_BROKER_TYPE", "MQTT_BROKER_TYPE is builtin on server, unset on "
+                                "drain, expected builtin or iotcore on each of server, drain"),
 }
 
 

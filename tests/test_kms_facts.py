@@ -154,12 +154,25 @@ def test_replica_listed_but_missing_in_its_region_is_unobservable(aws: AwsAccess
         KmsFacts(aws, PRIMARY).key(MRK).copies()
 
 
-def test_answer_without_key_usage_is_not_understood(aws: AwsAccess) -> None:
+def test_an_answer_without_key_usage_fails_only_the_decisions_that_need_it(aws: AwsAccess) -> None:
     primary = stub(aws, "kms", PRIMARY)
     raw = metadata()
     del raw["KeyUsage"]
     primary.add_response("describe_key", {"KeyMetadata": raw}, {"KeyId": MRK})
+    key = KmsFacts(aws, PRIMARY).key(MRK).metadata
+    assert key.enabled
+    assert key.is_primary
+    assert key.summary()["KeyUsage"] is None
     with pytest.raises(Unobservable, match="lacks KeyUsage"):
+        _ = key.is_symmetric_encryption_key
+
+
+def test_an_answer_without_the_key_arn_is_not_understood(aws: AwsAccess) -> None:
+    primary = stub(aws, "kms", PRIMARY)
+    raw = metadata()
+    del raw["Arn"]
+    primary.add_response("describe_key", {"KeyMetadata": raw}, {"KeyId": MRK})
+    with pytest.raises(Unobservable, match="lacks Arn"):
         _ = KmsFacts(aws, PRIMARY).key(MRK).metadata
 
 

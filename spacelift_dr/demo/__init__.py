@@ -111,7 +111,8 @@ def account_credentials(endpoint_url: str, account: str) -> dict[str, str]:
 
 
 def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "builtin",
-         environment: dict[str, str] | None = None, account: str = ACCOUNT, suffix: str = SUFFIX) -> Demo:
+         environment: dict[str, str] | None = None, account: str = ACCOUNT, suffix: str = SUFFIX,
+         progress: Callable[[str], None] | None = None) -> Demo:
     """Seed a (reset) moto server with the installation. Unknown mutation names are an error.
 
     Another ``account`` and ``suffix`` seed one more installation beside the first (its own account,
@@ -126,6 +127,8 @@ def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "built
         ctx.credentials = account_credentials(endpoint_url, account)
     try:
         for seeder, _ in AREAS:
+            if progress is not None:
+                progress(seeder.__module__.rsplit(".", 1)[-1])
             seeder(ctx)
     except BaseException:
         Demo(endpoint_url=endpoint_url, context=ctx).close()

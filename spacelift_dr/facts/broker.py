@@ -11,11 +11,10 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..aws import AwsAccess
+from ..aws import AwsAccess, remembered_property
 from ..errors import Unobservable
 from ..installation import Installation
 from .s3 import arn_region
@@ -483,7 +482,7 @@ class BrokerFacts:
 
     # Route 53 ----------------------------------------------------------------------------------------
 
-    @cached_property
+    @remembered_property
     def hosted_zones(self) -> list[HostedZone]:
         zones = self._aws.paginate("route53", ROUTE53_REGION, "ListHostedZones", "HostedZones",
                                    resource="route53 hosted zones")
@@ -543,12 +542,12 @@ class BrokerFacts:
 
     # CloudFront, Global Accelerator, IoT endpoints -------------------------------------------------
 
-    @cached_property
+    @remembered_property
     def _cloudfront(self) -> frozenset[str]:
         domains: set[str] = set()
         marker: str | None = None
         for _ in range(1000):  # each page is a read of its own; a thousand pages is far beyond any account
-            params = {"Marker": marker} if marker else {}
+            params: dict[str, Any] = {"Marker": marker} if marker else {}
             response = self._aws.call("cloudfront", ROUTE53_REGION, "ListDistributions",
                                       resource="cloudfront distributions", **params)
             listing = (response or {}).get("DistributionList") or {}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cached_property
 from typing import Any
 
+from ..aws import record_action, remember, remembered_property
 from ..errors import Unobservable
 from .terraform import Version
 
@@ -48,12 +48,12 @@ class Workstation:
     def __init__(self, spec: str, host: Any = None) -> None:
         self.spec = spec
         self._host = host
-        self._versions: dict[str, Version | Unobservable | None] = {}
+        self._versions: dict[str, Any] = {}
 
     def _error(self, reason: str) -> Unobservable:
         return Unobservable("host:connect", self.spec, reason)
 
-    @cached_property
+    @remembered_property
     def host(self) -> Any:
         if self._host is not None:
             return self._host
@@ -64,9 +64,10 @@ class Workstation:
         except Exception as error:  # a bad spec or a missing backend dependency
             raise self._error(f"{type(error).__name__}: {error}") from None
 
-    @cached_property
+    @remembered_property
     def reachable(self) -> bool:
         """True, or Unobservable: a host that does not answer is never 'without tools'."""
+        record_action("host:connect", self.spec)
         try:
             result = self.host.run("true")
         except Unobservable:
@@ -80,18 +81,11 @@ class Workstation:
     def tool_version(self, tool: str) -> Version | None:
         """The installed version of ``terraform``, ``tofu``, ``aws`` or ``terragrunt``; None when it is not
         installed."""
-        if tool not in self._versions:
-            try:
-                self._versions[tool] = self._read_version(tool)
-            except Unobservable as error:
-                self._versions[tool] = error
-        found = self._versions[tool]
-        if isinstance(found, Unobservable):
-            raise found
-        return found
+        return remember(self._versions, tool, lambda: self._read_version(tool))
 
     def _read_version(self, tool: str) -> Version | None:
         assert self.reachable
+        record_action(f"host:{tool}", self.spec)
         try:
             if not self.host.exists(tool):
                 return None

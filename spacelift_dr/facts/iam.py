@@ -24,10 +24,9 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
-from ..aws import AwsAccess
+from ..aws import AwsAccess, remembered_property
 from ..errors import Unobservable
 
 ASSUME_ROLE = "sts:AssumeRole"
@@ -493,7 +492,7 @@ class Role:
                                                  f"{account} under continuity.accounts")
         return self._aws
 
-    @cached_property
+    @remembered_property
     def _role(self) -> dict[str, Any] | None:
         aws = self._readable("iam:GetRole")
         response = aws.call("iam", self._region, "GetRole", resource=self.arn, absent=("NoSuchEntity",),
@@ -512,7 +511,7 @@ class Role:
         denied: Unobservable (never False)."""
         return self.found_arn == self.arn
 
-    @cached_property
+    @remembered_property
     def trust_policy(self) -> TrustPolicy:
         role = self._role
         if role is None:
@@ -522,14 +521,14 @@ class Role:
         except ValueError as error:
             raise Unobservable("iam:GetRole", self.arn, f"unexpected AssumeRolePolicyDocument: {error}") from None
 
-    @cached_property
+    @remembered_property
     def attached_policies(self) -> list[str]:
         aws = self._readable("iam:ListAttachedRolePolicies")
         items = aws.paginate("iam", self._region, "ListAttachedRolePolicies", "AttachedPolicies",
                                    resource=self.arn, RoleName=self.name)
         return [str(p.get("PolicyArn")) for p in items or []]
 
-    @cached_property
+    @remembered_property
     def inline_policies(self) -> list[str]:
         aws = self._readable("iam:ListRolePolicies")
         items = aws.paginate("iam", self._region, "ListRolePolicies", "PolicyNames", resource=self.arn,

@@ -9,15 +9,19 @@ ID in that region.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..aws import AwsAccess
 from ..errors import Unobservable
 from ..installation import Installation
 from .s3 import arn_region
 
+T = TypeVar("T")
+
 ENABLED = "Enabled"
-REQUIRED_METADATA = ("KeyId", "Arn", "KeyState", "KeyUsage")
+# Without these the answer names no key: nothing can be decided. Any other field missing fails only the
+# decisions that need it (a partial answer gives partial verdicts).
+REQUIRED_METADATA = ("KeyId", "Arn")
 # Key states in which nothing can be decrypted with the key, however briefly (AWS KMS key states).
 UNUSABLE_STATES = frozenset({"Disabled", "PendingDeletion", "PendingReplicaDeletion", "PendingImport",
                              "Unavailable", "Creating", "Updating"})
@@ -29,11 +33,12 @@ class KeyMetadata:
 
     key_id: str
     arn: str
-    key_state: str
-    key_spec: str
-    key_usage: str
+    # None: the answer lacked the field; reading it then raises Unobservable naming it (see _field).
+    answered_state: str | None
+    answered_spec: str | None
+    answered_usage: str | None
     key_manager: str  # CUSTOMER, or AWS for AWS-managed keys (aws/s3, aws/rds), which are never multi-region
-    multi_region: bool
+    answered_multi_region: bool | None
     multi_region_key_type: str | None  # PRIMARY, REPLICA, or None for a single-region key
     primary_arn: str | None
     replica_arns: tuple[str, ...]
@@ -42,19 +47,47 @@ class KeyMetadata:
     def from_api(cls, metadata: dict[str, Any]) -> KeyMetadata:
         configuration = metadata.get("MultiRegionConfiguration") or {}
         primary = configuration.get("PrimaryKey") or {}
+
+        def text(name: str) -> str | None:
+            value = metadata.get(name)
+            return str(value) if value else None
+
+        multi_region = metadata.get("MultiRegion")
         return cls(
             key_id=str(metadata.get("KeyId", "")),
             arn=str(metadata.get("Arn", "")),
-            key_state=str(metadata.get("KeyState", "unknown")),
+            answered_state=text("KeyState"),
             # CustomerMasterKeySpec is the deprecated name of KeySpec; older answers carry only it.
-            key_spec=str(metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec") or "unknown"),
-            key_usage=str(metadata.get("KeyUsage", "unknown")),
+            answered_spec=text("KeySpec") or text("CustomerMasterKeySpec"),
+            answered_usage=text("KeyUsage"),
             key_manager=str(metadata.get("KeyManager", "unknown")),
-            multi_region=metadata.get("MultiRegion") is True,
+            # moto leaves MultiRegion out of a regional key's answer; absent means regional (False).
+            answered_multi_region=multi_region if isinstance(multi_region, bool) else False,
             multi_region_key_type=configuration.get("MultiRegionKeyType"),
             primary_arn=primary.get("Arn"),
             replica_arns=tuple(str(r.get("Arn", "")) for r in configuration.get("ReplicaKeys") or []),
         )
+
+    def _field(self, name: str, value: T | None) -> T:
+        if value is None:
+            raise Unobservable("kms:DescribeKey", self.arn, f"the answer lacks {name}, which this decision needs")
+        return value
+
+    @property
+    def key_state(self) -> str:
+        return self._field("KeyState", self.answered_state)
+
+    @property
+    def key_spec(self) -> str:
+        return self._field("KeySpec", self.answered_spec)
+
+    @property
+    def key_usage(self) -> str:
+        return self._field("KeyUsage", self.answered_usage)
+
+    @property
+    def multi_region(self) -> bool:
+        return self._field("MultiRegion", self.answered_multi_region)
 
     @property
     def region(self) -> str | None:
@@ -103,11 +136,11 @@ class KeyMetadata:
     def summary(self) -> dict[str, Any]:
         return {
             "Arn": self.arn,
-            "KeyState": self.key_state,
-            "KeySpec": self.key_spec,
-            "KeyUsage": self.key_usage,
+            "KeyState": self.answered_state,
+            "KeySpec": self.answered_spec,
+            "KeyUsage": self.answered_usage,
             "KeyManager": self.key_manager,
-            "MultiRegion": self.multi_region,
+            "MultiRegion": self.answered_multi_region,
             "MultiRegionKeyType": self.multi_region_key_type,
             "PrimaryKey": self.primary_arn,
             "ReplicaKeys": list(self.replica_arns),

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..aws import AwsAccess
+from ..aws import AwsAccess, remember
 from ..errors import Unobservable
 from ..installation import Installation, Setting
 from ..redaction import Redactor
@@ -222,8 +222,8 @@ class RsaKeys:
         self._encryption = encryption
         self._hosts = hosts
         self._redactor = redactor
-        self._inspections: dict[str, RsaKeyInspection] = {}
-        self._descriptions: dict[str, SecretDescription | None] = {}
+        self._inspections: dict[str, Any] = {}
+        self._descriptions: dict[str, Any] = {}
 
     # -- where the key comes from ------------------------------------------------------------------
 
@@ -250,10 +250,8 @@ class RsaKeys:
             remember_key(self._redactor, value)
             return inspect_rsa_key(value)
         reference = SecretReference.parse(setting.secret_ref)
-        if reference.value_from not in self._inspections:
-            value = self._read_secret(reference, purpose=f"{RSA_SETTING} comes from the secret")
-            self._inspections[reference.value_from] = inspect_rsa_key(value)
-        return self._inspections[reference.value_from]
+        return remember(self._inspections, reference.value_from, lambda: inspect_rsa_key(
+            self._read_secret(reference, purpose=f"{RSA_SETTING} comes from the secret")))
 
     def _read_secret(self, reference: SecretReference, purpose: str) -> str:
         where = reference.secret_id
@@ -298,12 +296,13 @@ class RsaKeys:
     # -- escrow ------------------------------------------------------------------------------------
 
     def describe_secret(self, secret_id: str) -> SecretDescription | None:
-        if secret_id not in self._descriptions:
+        def describe() -> SecretDescription | None:
             region = arn_region(secret_id) or self._installation.primary_region
             response = self._aws.call("secretsmanager", region, "DescribeSecret", resource=secret_id,
                                       absent=("ResourceNotFoundException",), SecretId=secret_id)
-            self._descriptions[secret_id] = None if response is None else SecretDescription.from_api(response)
-        return self._descriptions[secret_id]
+            return None if response is None else SecretDescription.from_api(response)
+
+        return remember(self._descriptions, secret_id, describe)
 
     def escrow_copies(self) -> list[EscrowCopy]:
         """Every escrow copy to check: the configured secret and host files; with no secret configured,

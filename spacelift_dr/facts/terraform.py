@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..aws import record_action
 from ..errors import Unobservable
 
 # -- versions and constraints -----------------------------------------------------------------------
@@ -214,6 +215,7 @@ class ParseFailure:
 
 def parse_file(path: Path) -> dict[str, Any]:
     """The file as python-hcl2 (or json) reads it; raises :class:`TerraformParseError`."""
+    record_action("file:read", str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
