@@ -86,6 +86,20 @@ def seed_roles(ctx: SeedContext, references: list[str]) -> dict[str, tuple[str, 
     return found
 
 
+def seed_irsa_grants(ctx: SeedContext, roles: dict[str, str]) -> None:
+    """EKS: each service account's IRSA role (service → role ARN) gets the task role's grants, and the demo
+    answers their simulations as it does the ECS roles'."""
+    iam = ctx.client("iam")
+    policies: dict[str, list[dict[str, Any]]] = ctx.facts.setdefault("role_policies", {})
+    for service, arn in roles.items():
+        statements = _task_statements(ctx, service)
+        name = arn.rsplit("/", 1)[-1]
+        iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+        policies[arn] = statements
+    _answer_simulations(ctx, policies)
+
+
 def _allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
     def listed(value: Any) -> list[str]:
         return [str(v) for v in (value if isinstance(value, list) else [value])]

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from .context import SeedContext
-from .roles import seed_roles
+from .roles import seed_irsa_grants, seed_roles
 
 MUTATIONS: dict[str, str] = {
     "no-scheduler-service": "the scheduler ECS service does not exist",
@@ -116,6 +116,7 @@ def _eks(ctx: SeedContext, image: str, dsn: str) -> None:
                                      roleArn=f"arn:aws:iam::{ctx.account}:role/spacelift-eks-{ctx.suffix}",
                                      resourcesVpcConfig={"subnetIds": subnets})
     roles = {role: _irsa_role(ctx, role) for role in ("server", "drain", "scheduler")}
+    seed_irsa_grants(ctx, roles)
     # The module's Secrets: the settings of every service in spacelift-shared (DATABASE_URL and LICENSE_TOKEN
     # in clear, as the module writes them), the server's and the drain's own in theirs. Settings the
     # server and drain share (the broker's) are in spacelift-shared too; the chart gives the scheduler no
