@@ -28,7 +28,7 @@ def test_stateless_service_exists_and_is_readable(service_role: str, installatio
                       task_definition=service.task_definition_arn if service else None,
                       containers=[c.name for c in service.containers] if service else [],
                       settings_found=len(service.settings()) if service else 0,
-                      setting_sources=installation.setting_sources(service_role))
+                      settings_by_source=installation.setting_sources(service_role))
     assert service is not None, (
         f"ECS service {ecs_name} not found (or inactive) in cluster {installation.ecs_cluster}, "
         f"expected the {service_role} service")
@@ -53,7 +53,7 @@ def deployment_exists_and_has_available_replicas(role: str, installation: Instal
                       available_replicas=workload.available_replicas if workload else None,
                       service_account=workload.service_account if workload else None,
                       settings_found=len(service.settings()) if service else 0,
-                      setting_sources=installation.setting_sources(role))
+                      settings_by_source=installation.setting_sources(role))
     assert service is not None, (
         f"Deployment {where} not found in {installation.kubernetes_cluster}, expected the {role} service")
     assert workload is not None, f"{where} was not read as a Deployment"

@@ -53,13 +53,26 @@ def test_dr_ready_eks_installation_passes_or_is_not_applicable(eks_ready: tuple[
     assert outcome.status("DR-DB-01") == "PASS"  # the database found from the DSN host of the Secret
 
 
+def test_irsa_roles_must_work_against_the_backup_regions_resources(eks_ready: tuple[Demo, Outcome],
+                                                                    moto_server: DemoServer, tmp_path: Path) -> None:
+    _, ready = eks_ready
+    for role in ("server", "drain", "scheduler"):
+        assert ready.status("DR-SVC-05", f"spacelift-{role}") == "PASS"
+    assert "iam:SimulatePrincipalPolicy" in {a["action"] for a in ready.result("DR-SVC-05", "drain")["actions"]}
+    _, broken = eks_run(moto_server, tmp_path, ("task-role-primary-only:drain",))
+    changed = changed_verdicts(ready, broken)
+    assert set(changed.values()) == {"FAIL"}
+    assert all(key.startswith("DR-SVC-05:") and "drain" in key for key in changed), changed
+    assert "kms:Encrypt" in broken.result("DR-SVC-05", "drain")["message"]
+
+
 def test_evidence_says_where_each_setting_came_from(eks_ready: tuple[Demo, Outcome]) -> None:
     _, outcome = eks_ready
     server = outcome.result("DR-SVC-01", "server")
     assert server["resource"] == "spacelift/spacelift-server"
     evidence = server["evidence"]
     assert evidence["available_replicas"] == 2
-    sources = evidence["setting_sources"]
+    sources = evidence["settings_by_source"]
     assert "OBJECT_STORAGE_BUCKET_STATES" in sources["Secret spacelift/spacelift-shared"]
     assert "DATABASE_URL" in sources["Secret spacelift/spacelift-shared"]
     assert sources["Secret spacelift/spacelift-server"] == ["ADMIN_PASSWORD", "ADMIN_USERNAME", "WEBHOOKS_ENDPOINT"]
