@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config as BotoConfig
@@ -74,6 +75,77 @@ _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Au
            "403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
 _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
               "TooManyRequestsException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
+
+
+class IncompleteAnswer(Exception):
+    """A ``2xx`` answer that is not a complete, well-formed answer of the operation's output shape."""
+
+
+def _body_members(shape: Any) -> list[str]:
+    """The output members that travel in the body (not in headers or the status line)."""
+    if shape is None or shape.type_name != "structure":
+        return []
+    payload = shape.serialization.get("payload")
+    if payload:
+        return [payload]
+    return [name for name, member in shape.members.items()
+            if member.serialization.get("location") not in {"header", "headers", "statusCode"}]
+
+
+def check_answer_framing(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """Refuse, before parsing, a success answer whose body is cut short, missing or not JSON where the
+    protocol says JSON. botocore itself would parse a truncated JSON body as ``{"message": …}`` and an
+    empty one as ``{}``: an answer with nothing in it, which the checks would read as "there is none"."""
+    status = response_dict.get("status_code", 0)
+    if not 200 <= status < 300 or operation_model.has_streaming_output:
+        return
+    body = response_dict.get("body") or b""
+    headers = response_dict.get("headers") or {}
+    declared = headers.get("content-length") or headers.get("Content-Length")
+    if declared is not None and str(declared).isdigit() and int(declared) != len(body) \
+            and headers.get("content-encoding", headers.get("Content-Encoding", "")) in ("", "identity"):
+        raise IncompleteAnswer(f"answer cut short: {len(body)} of {declared} bytes")
+    if not _body_members(operation_model.output_shape):
+        return
+    if not body.strip():
+        raise IncompleteAnswer("empty answer")
+    if operation_model.metadata.get("protocol") in ("json", "rest-json"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise IncompleteAnswer("answer is not well-formed JSON") from None
+        if not isinstance(parsed, dict):
+            raise IncompleteAnswer("answer is not a JSON object")
+
+
+_COLLECTIONS = {"structure", "list", "map"}
+
+
+def missing_required(shape: Any, value: Any, path: str = "") -> list[str]:
+    """Where ``value`` (a parsed answer) lacks members its shape marks required, recursively. At the top
+    level only the data (lists, maps, structures) counts: some services leave out required pagination
+    scalars (Route 53's ``Marker`` on a first page), which say nothing about the data."""
+    if shape is None or value is None:
+        return []
+    if shape.type_name == "structure" and isinstance(value, dict):
+        missing = [f"{path}{name}" for name in shape.required_members if name not in value
+                   and (path or shape.members[name].type_name in _COLLECTIONS)]
+        for name, member in shape.members.items():
+            if name in value:
+                missing += missing_required(member, value[name], f"{path}{name}.")
+        return missing
+    if shape.type_name == "list" and isinstance(value, list):
+        return [m for i, item in enumerate(value) for m in missing_required(shape.member, item, f"{path[:-1]}[{i}].")]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return [m for k, item in value.items() for m in missing_required(shape.value, item, f"{path}{k}.")]
+    return []
+
+
+def check_answer_shape(client: Any, operation: str, parsed: dict[str, Any]) -> None:
+    """Refuse a success answer that lacks members the operation's output shape requires."""
+    missing = missing_required(client.meta.service_model.operation_model(operation).output_shape, parsed)
+    if missing:
+        raise IncompleteAnswer(f"answer lacks required member(s) {', '.join(missing[:5])}")
 
 
 def _retry_mode() -> Literal["legacy", "standard", "adaptive"]:
@@ -254,6 +326,7 @@ class AwsAccess:
                     kwargs["endpoint_url"] = self._endpoint_url
                 client = self._session.client(service, **kwargs)
                 client.meta.events.register("before-call", self._refuse_writes(service))
+                client.meta.events.register("before-parse", check_answer_framing)
                 for event, handler in self._event_hooks:
                     client.meta.events.register(event, handler)
                 self._clients[key] = client
@@ -358,10 +431,12 @@ class AwsAccess:
         try:
             if paginate_key is None:
                 response = getattr(client, method)(**params)
+                check_answer_shape(client, operation, response)
                 self.calls.count(action, key, response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
                 return response
             items: list[Any] = []
             for number, page in enumerate(client.get_paginator(method).paginate(**params)):
+                check_answer_shape(client, operation, page)
                 # Each page is a call of its own: a distinct read.
                 self.calls.count(action, f"{key}#{number}", page.get("ResponseMetadata", {}).get("RetryAttempts", 0))
                 items.extend(page.get(paginate_key, []))
@@ -375,6 +450,13 @@ class AwsAccess:
             raise unobservable(action, resource, code, _message(error)) from None
         except ReadOnlyViolation:
             raise
+        except IncompleteAnswer as error:
+            self.calls.count(action, key, 0)
+            raise Unobservable(action, resource, f"incomplete answer ({error})") from None
+        except botocore.parsers.ResponseParserError as error:
+            self.calls.count(action, key, 0)
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise Unobservable(action, resource, f"malformed answer ({first_line})") from None
         except botocore.exceptions.NoCredentialsError:
             raise Unobservable(action, resource, "no AWS credentials found in the standard credential chain") \
                 from None

@@ -8,6 +8,7 @@ from typing import Any
 
 from .aws import AwsAccess
 from .config import Config
+from .errors import Unobservable
 from .installation import Container, Installation, Service
 
 
@@ -48,7 +49,9 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
         arn = found["taskDefinition"]
         described = described_by_arn[arn]
         assert described is not None
-        task = described["taskDefinition"]
+        task = described.get("taskDefinition")
+        if not isinstance(task, dict):
+            raise Unobservable("ecs:DescribeTaskDefinition", arn, "incomplete answer (no taskDefinition)")
         services[role] = Service(
             role=role,
             ecs_service=found.get("serviceArn", names[role]),
