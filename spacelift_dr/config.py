@@ -57,8 +57,11 @@ def _principal(value: str) -> str:
 
 
 def _endpoint(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
-        raise ValueError("the Spacelift account URL, such as https://acme.app.spacelift.io")
+    from .spacelift_api import endpoint_problem
+
+    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value) or endpoint_problem(value):
+        raise ValueError("the Spacelift account URL over HTTPS, such as https://acme.app.spacelift.io "
+                         "(plain http:// only to a loopback address)")
     return value
 
 
