@@ -78,6 +78,15 @@ RoleArn = Annotated[StrictStr, AfterValidator(_role_arn)]
 Principal = Annotated[StrictStr, AfterValidator(_principal)]
 BucketKind = Annotated[StrictStr, AfterValidator(_bucket_kind)]
 Endpoint = Annotated[StrictStr, AfterValidator(_endpoint)]
+def _host_spec(value: str) -> str:
+    from .facts.hosts import HOST_SPEC_EXPECTED, host_spec_problem
+
+    if host_spec_problem(value):
+        raise ValueError(HOST_SPEC_EXPECTED)
+    return value
+
+
+HostSpec = Annotated[StrictStr, AfterValidator(_host_spec)]
 Threshold = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
 
 
@@ -127,7 +136,8 @@ class DatabaseSection(_Strict):
 
 class RsaEscrow(_Strict):
     secret_id: StrictStr | None = None
-    host_path: StrictStr | None = None
+    # An absolute path: it reaches `stat` and `cat` on the hosts, where a leading '-' would be an option.
+    host_path: Annotated[StrictStr, Field(pattern=r"^/[^\x00\n\r]*$", max_length=4096)] | None = None
 
 
 class EncryptionSection(_Strict):
@@ -175,7 +185,7 @@ class Config(_Strict):
     database: DatabaseSection = DatabaseSection()
     encryption: EncryptionSection = EncryptionSection()
     continuity: ContinuitySection = ContinuitySection()
-    hosts: list[StrictStr] = []
+    hosts: list[HostSpec] = []
     policy: Policy = Policy()
     waivers: StrictStr | None = None
 

@@ -196,7 +196,8 @@ def test_the_key_is_sent_only_over_https(endpoint: str, monkeypatch: pytest.Monk
     with pytest.raises(Unobservable, match="not an https:// URL"):
         SpaceliftApi(endpoint, "X", "Y", timeout=1).stacks()
     with pytest.raises(ConfigError, match="over HTTPS"):
-        parse_config({"installation": {"name": "x", "primary_region": "eu-west-1", "backup_region": "eu-central-1"},
+        parse_config({"installation": {"name": "x", "primary_region": "eu-west-1", "backup_region": "eu-central-1",
+                                       "discover": {"ecs_cluster": "spacelift"}},
                       "continuity": {"spacelift_api": {"endpoint": endpoint}}}, "dr.yaml")
 
 
