@@ -8,6 +8,7 @@ variables that hold them.
 from __future__ import annotations
 
 import re
+import reprlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,6 +87,17 @@ def _host_spec(value: str) -> str:
     return value
 
 
+# The files a run writes beside the installations' folders: no installation may be named like one.
+OUTPUT_NAMES = frozenset({"dr-report.html", "dr-results.json", "dr-junit.xml", "dr-installations.json",
+                          "sha256sums"})
+
+
+def _not_an_output_name(value: str) -> str:
+    if value.lower() in OUTPUT_NAMES:
+        raise ValueError(f"a name that is not one of the run's output files ({', '.join(sorted(OUTPUT_NAMES))})")
+    return value
+
+
 HostSpec = Annotated[StrictStr, AfterValidator(_host_spec)]
 Threshold = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
 
@@ -106,7 +118,8 @@ class Discover(_Strict):
 
 
 class InstallationSection(_Strict):
-    name: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    name: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+                    AfterValidator(_not_an_output_name)]
     primary_region: Region
     backup_region: Region
     account_id: AccountId | None = None
@@ -207,8 +220,14 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 60, 60
+_SHORT.maxlong = 40
+
+
 def _describe(value: Any) -> str:
-    text = repr(value)
+    # Bounded whatever the value: YAML aliases make a small file hold an exponentially large value.
+    text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -256,21 +275,95 @@ def parse_config(data: Any, source: str) -> Config:
         raise format_validation_error(source, error) from None
 
 
+# Input limits for config and waiver files: far above any real file, far below what hurts.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_YAML_DEPTH = 32
+MAX_YAML_ALIASES = 64
+
+
+_NO_TIMESTAMPS = {first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+                  for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+class _TooComplex(yaml.YAMLError):
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with bounded nesting and aliases, and no implicit timestamps: a date stays the
+    text it was written as, so an impossible one (``2026-02-30``) is a message, not a crash."""
+
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.yaml_implicit_resolvers = _NO_TIMESTAMPS
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _TooComplex(f"at most {MAX_YAML_ALIASES} aliases (*name)", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _TooComplex(f"at most {MAX_YAML_DEPTH} levels of nesting", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _nul_at(data: Any, where: str = "") -> str | None:
+    """The key of the first string holding a NUL character (no path or name may hold one)."""
+    if isinstance(data, str):
+        return (where or "(top level)") if "\x00" in data else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found = _nul_at(key, where) or _nul_at(value, f"{where}.{key}" if where else str(key))
+            if found:
+                return found
+    if isinstance(data, list):
+        for index, value in enumerate(data):
+            found = _nul_at(value, f"{where}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def read_yaml(path: str | Path) -> Any:
-    """A YAML file's data; an unreadable file or invalid YAML is one ``ConfigError`` naming where."""
+    """A YAML file's data; an unreadable, oversized or invalid file is one ``ConfigError`` naming where."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError(source, "(file)", f"a file of at most {MAX_YAML_BYTES // (1024 * 1024)} MB",
+                              "a larger one")
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
         raise ConfigError(source, "(file)", "a readable UTF-8 YAML file", reason) from None
     try:
-        return yaml.safe_load(text)
+        data = yaml.load(text, Loader=BoundedLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise ConfigError(source, where, "valid YAML", str(problem)) from None
+    except (ValueError, OverflowError, RecursionError) as error:
+        # A value YAML parses but Python refuses: an integer past Python's digit limit, an explicit
+        # !!timestamp that is no date.
+        raise ConfigError(source, "(file)", "values Python can hold (integers up to 4300 digits, real dates)",
+                          str(error).split("\n")[0][:120]) from None
+    nul = _nul_at(data)
+    if nul:
+        raise ConfigError(source, nul, "text without NUL characters")
+    return data
 
 
 def load_config(path: str | Path) -> Config:
