@@ -72,7 +72,7 @@ _IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
            "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-           "403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
+           "403", "HTTP 403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
 _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
               "TooManyRequestsException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
 
@@ -299,7 +299,12 @@ class AwsAccess:
         self._cache_lock = threading.Lock()
         self._event_hooks: list[EventHook] = []
         self._service_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._interrupted = threading.Event()
         self.calls = CallCounter()
+
+    def interrupt(self) -> None:
+        """The run was interrupted (Ctrl-C): no further read is sent; the ones in flight end on their own."""
+        self._interrupted.set()
 
     def release(self) -> None:
         """Drop the clients and the run cache (after the installation's last check): many installations
@@ -394,6 +399,12 @@ class AwsAccess:
         if not owner:
             self.calls.hit()
             return future.result()
+        if self._interrupted.is_set():
+            with self._cache_lock:
+                self._cache.pop(key, None)
+            error = Unobservable(action, resource, "not sent: the run was interrupted")
+            future.set_exception(error)
+            raise error
         try:
             with self._slot(service):
                 result = self._send(service, region, operation, resource, absent, params, paginate_key, key)

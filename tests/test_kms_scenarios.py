@@ -247,8 +247,9 @@ def test_unencrypted_database_is_not_applicable(moto: DemoServer, tmp_path: Path
 
 
 @pytest.mark.parametrize(("identifier", "hooks", "message"), [
-    (CLUSTER, denied("DescribeDBClusters", "rds"), f"rds:DescribeDBClusters denied on {CLUSTER}"),
-    ("spacelift-missing", [], "DBClusterNotFoundFault: no cluster spacelift-missing"),
+    # The database is found as DB-01 … 05 find it: among the region's clusters, then its instances.
+    (CLUSTER, denied("DescribeDBClusters", "rds"), "rds:DescribeDBClusters denied on DB clusters in eu-west-1"),
+    ("spacelift-missing", [], "no DB cluster or instance spacelift-missing in eu-west-1"),
 ])
 def test_database_that_cannot_be_read_is_an_error(identifier: str, hooks: list[Any], message: str,
                                                   moto: DemoServer, tmp_path: Path) -> None:

@@ -338,14 +338,26 @@ def find_database_storage(aws: AwsAccess, config: Config, installation: Installa
     region = installation.primary_region
     identifier = config.database.cluster_identifier
     if identifier:
-        response = aws.call("rds", region, "DescribeDBClusters", resource=identifier,
-                            absent=("DBClusterNotFoundFault",), DBClusterIdentifier=identifier)
-        clusters = (response or {}).get("DBClusters") or []
-        if not clusters:
-            raise Unobservable("rds:DescribeDBClusters", identifier,
-                               f"DBClusterNotFoundFault: no cluster {identifier} in {region} "
-                               f"(database.cluster_identifier)")
-        return DatabaseStorage.from_cluster(clusters[0], "database.cluster_identifier")
+        # As the database checks find it (the same reads): the cluster, else the stand-alone instance, of
+        # that identifier (RDS identifiers are case-insensitive); a cluster member stands for its cluster.
+        wanted = identifier.lower()
+        listed: list[Any] = aws.paginate("rds", region, "DescribeDBClusters", "DBClusters",
+                                         resource=f"DB clusters in {region}") or []
+        for cluster in listed:
+            if str(cluster.get("DBClusterIdentifier", "")).lower() == wanted:
+                return DatabaseStorage.from_cluster(cluster, "database.cluster_identifier")
+        members: list[Any] = aws.paginate("rds", region, "DescribeDBInstances", "DBInstances",
+                                          resource=f"DB instances in {region}") or []
+        for instance in members:
+            if str(instance.get("DBInstanceIdentifier", "")).lower() != wanted:
+                continue
+            owner = str(instance.get("DBClusterIdentifier") or "").lower()
+            for cluster in listed:
+                if owner and str(cluster.get("DBClusterIdentifier", "")).lower() == owner:
+                    return DatabaseStorage.from_cluster(cluster, "database.cluster_identifier")
+            return DatabaseStorage.from_instance(instance, "database.cluster_identifier")
+        raise Unobservable("rds:DescribeDBClusters", identifier,
+                           f"no DB cluster or instance {identifier} in {region} (database.cluster_identifier)")
     setting = installation.setting("DATABASE_URL")
     if setting is None or setting.secret_ref is not None or not setting.value:
         how = ("reaches the services as a secret reference, whose value the suite does not read"
