@@ -244,6 +244,9 @@ def _expectation(error: Any) -> tuple[str, str | None]:
     return message, _describe(error.get("input"))
 
 
+MAX_MESSAGE_LINES = 10
+
+
 def format_validation_error(source: str, error: ValidationError,
                             prefix: tuple[int | str, ...] = ()) -> ConfigError:
     """Turn pydantic's errors into one message: a line per problem, each naming key and expectation."""
@@ -261,6 +264,8 @@ def format_validation_error(source: str, error: ValidationError,
         lines.append(f"{key}: expected {expected}" + (f", got {got}" if got else ""))
         first = first or (key, expected, got)
     assert first is not None
+    if len(lines) > MAX_MESSAGE_LINES:  # one message, not a page per hostile key
+        lines = [*lines[:MAX_MESSAGE_LINES], f"… and {len(lines) - MAX_MESSAGE_LINES} more problems"]
     result = ConfigError(source, first[0], first[1], first[2])
     result.args = (f"{source}: " + ("\n  ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines)),)
     return result
@@ -318,18 +323,24 @@ class BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _nul_at(data: Any, where: str = "") -> str | None:
-    """The key of the first string holding a NUL character (no path or name may hold one)."""
+def _nul_at(data: Any, where: str = "", seen: set[int] | None = None) -> str | None:
+    """The key of the first string holding a NUL character (no path or name may hold one). Each container
+    is visited once: aliases share them, and a walk through every path could take exponential time."""
+    seen = set() if seen is None else seen
     if isinstance(data, str):
         return (where or "(top level)") if "\x00" in data else None
+    if isinstance(data, dict | list):
+        if id(data) in seen:
+            return None
+        seen.add(id(data))
     if isinstance(data, dict):
         for key, value in data.items():
-            found = _nul_at(key, where) or _nul_at(value, f"{where}.{key}" if where else str(key))
+            found = _nul_at(key, where, seen) or _nul_at(value, f"{where}.{key}" if where else str(key), seen)
             if found:
                 return found
     if isinstance(data, list):
         for index, value in enumerate(data):
-            found = _nul_at(value, f"{where}[{index}]")
+            found = _nul_at(value, f"{where}[{index}]", seen)
             if found:
                 return found
     return None
@@ -382,7 +393,11 @@ def _merged(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     out = dict(defaults)
     for key, value in entry.items():
         base = out.get(key)
-        out[key] = _merged(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
+        # The same mapping on both sides (a YAML alias) merges into itself: no walk (aliases nest).
+        if isinstance(base, dict) and isinstance(value, dict) and base is not value:
+            out[key] = _merged(base, value)
+        else:
+            out[key] = value
     return out
 
 

@@ -33,10 +33,23 @@ def _laughs(levels: int = 9) -> str:
     return "\n".join(lines) + f"\ninstallation: *a{levels - 1}\n"
 
 
+def _doubling(mapping: bool = False) -> str:
+    """Two aliases per level: 60 aliases, 2**30 paths through the data."""
+    lines = ["a0: &a0 {x: 1}" if mapping else 'a0: &a0 ["lol"]']
+    for level in range(1, 31):
+        lines.append(f"a{level}: &a{level} " + (f"{{x: *a{level - 1}, y: *a{level - 1}}}" if mapping
+                                                  else f"[*a{level - 1}, *a{level - 1}]"))
+    return "\n".join(lines) + "\n"
+
+
 CONFIGS = {
     "impossible date": INSTALLATION + "  settings: {SERVER_DOMAIN: 2026-02-30}\npolicy: {rsa_min_bits: 2026-02-30}\n",
     "integer past the digit limit": INSTALLATION + "policy: {rsa_min_bits: " + "9" * 5000 + "}\n",
     "alias bomb": _laughs(),
+    "doubling aliases, 30 deep": _doubling() + INSTALLATION + "hosts: *a30\n",
+    "doubling mappings merged with themselves": _doubling(mapping=True)
+    + "defaults: {policy: *a30}\ninstallations:\n- " + INSTALLATION.replace("\n  ", "\n    ").rstrip()
+    + "\n  policy: *a30\n",
     "nesting 1,000 deep": INSTALLATION + "hosts: " + "[" * 1000 + "]" * 1000 + "\n",
     "NUL in a path": INSTALLATION + 'waivers: "waivers\\0.yaml"\n',
     "NUL in a Terraform folder": INSTALLATION + 'continuity: {terraform_dirs: ["code\\0"]}\n',
