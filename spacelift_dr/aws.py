@@ -99,6 +99,8 @@ def check_answer_framing(operation_model: Any, response_dict: dict[str, Any], **
     status = response_dict.get("status_code", 0)
     if not 200 <= status < 300 or operation_model.has_streaming_output:
         return
+    if operation_model.http.get("method") == "HEAD":
+        return  # a HEAD answer's Content-Length describes a body it never sends
     body = response_dict.get("body") or b""
     headers = response_dict.get("headers") or {}
     declared = headers.get("content-length") or headers.get("Content-Length")

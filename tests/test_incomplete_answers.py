@@ -58,7 +58,7 @@ def test_an_empty_success_answer_is_incomplete_for_every_allowlisted_read(servic
         check_answer_framing(_model(service, operation), _answer(b""))
 
 
-@pytest.mark.parametrize(("service", "operation"), ALLOWLIST)
+@pytest.mark.parametrize(("service", "operation"), [o for o in ALLOWLIST if _model(*o).http["method"] != "HEAD"])
 @given(body=st.binary(min_size=2, max_size=200), data=st.data())
 def test_a_body_shorter_than_its_content_length_is_incomplete(service: str, operation: str, body: bytes,
                                                               data: st.DataObject) -> None:
