@@ -234,8 +234,9 @@ def config(**database: str) -> Any:
 
 def test_database_found_by_configured_identifier(aws: AwsAccess) -> None:
     rds = stub(aws, "rds", PRIMARY)
-    rds.add_response("describe_db_clusters", {"DBClusters": [CLUSTER]}, {"DBClusterIdentifier": "spacelift"})
-    found = find_database_storage(aws, config(cluster_identifier="spacelift"), installation({"server": {}}))
+    # The region's clusters, as the database checks list them (one read shared by both).
+    rds.add_response("describe_db_clusters", {"DBClusters": [CLUSTER]}, {})
+    found = find_database_storage(aws, config(cluster_identifier="SpaceLift"), installation({"server": {}}))
     assert found == DatabaseStorage("spacelift", CLUSTER["DBClusterArn"], True, arn(PRIMARY))
 
 
