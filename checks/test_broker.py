@@ -136,6 +136,9 @@ def test_worker_certificates_present_in_backup_region(iot_core: BrokerSettings, 
     in_primary, in_backup = broker_facts.iot_certificates(primary), broker_facts.iot_certificates(backup)
     policies = broker_facts.policies_of_active(primary, in_primary)
     workers = {cid for cid, attached in policies.items() if attached}
+    if not workers:  # "all 0 worker certificates are ready" would be a PASS over nothing
+        raise NotApplicable(f"no ACTIVE worker certificate (one with an IoT policy attached) in {primary}: no "
+                            f"worker has registered with IoT Core")
     backup_policies = broker_facts.policies_of_active(backup, in_backup, only=workers)
     gaps = worker_certificate_gaps(in_primary, policies, in_backup, backup_policies)
     evidence.observed(active_in_primary=len(active_ids(in_primary)), worker_certificates_in_primary=len(workers),

@@ -160,6 +160,9 @@ def test_rsa_key_is_escrowed_outside_primary_region(rsa_key: RsaKeys, evidence: 
     if any(copy.inspection is not None for copy in copies):
         running = {i for i in rsa_key.running_keys().values() if i}
         evidence.observed(running_public_key_sha256=sorted(str(i.fingerprint) for i in running))
+        # An escrow copy matches "the running key" only if there is one: all() over none is no match.
+        assert running, (f"no service runs with {RSA_SETTING} set: there is no running key for the escrow "
+                         f"copies to hold")
         for copy in copies:
             assert copy.inspection is None or all(copy.inspection.same_key_as(key) for key in running), (
                 f"escrow copy {copy.location} holds another key (public key "

@@ -82,12 +82,85 @@ _IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
            "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-           "403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
+           "403", "HTTP 403", "Forbidden", "SignatureDoesNotMatch", "AllAccessDisabled"}
 # The credentials themselves were refused: no other read can succeed either.
 _CREDENTIALS_REFUSED = {"InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken",
                         "ExpiredTokenException", "InvalidAccessKeyId", "AuthFailure"}
 _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
               "TooManyRequestsException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
+
+
+class IncompleteAnswer(Exception):
+    """A ``2xx`` answer that is not a complete, well-formed answer of the operation's output shape."""
+
+
+def _body_members(shape: Any) -> list[str]:
+    """The output members that travel in the body (not in headers or the status line)."""
+    if shape is None or shape.type_name != "structure":
+        return []
+    payload = shape.serialization.get("payload")
+    if payload:
+        return [payload]
+    return [name for name, member in shape.members.items()
+            if member.serialization.get("location") not in {"header", "headers", "statusCode"}]
+
+
+def check_answer_framing(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """Refuse, before parsing, a success answer whose body is cut short, missing or not JSON where the
+    protocol says JSON. botocore itself would parse a truncated JSON body as ``{"message": …}`` and an
+    empty one as ``{}``: an answer with nothing in it, which the checks would read as "there is none"."""
+    status = response_dict.get("status_code", 0)
+    if not 200 <= status < 300 or operation_model.has_streaming_output:
+        return
+    if operation_model.http.get("method") == "HEAD":
+        return  # a HEAD answer's Content-Length describes a body it never sends
+    body = response_dict.get("body") or b""
+    headers = response_dict.get("headers") or {}
+    declared = headers.get("content-length") or headers.get("Content-Length")
+    if declared is not None and str(declared).isdigit() and int(declared) != len(body) \
+            and headers.get("content-encoding", headers.get("Content-Encoding", "")) in ("", "identity"):
+        raise IncompleteAnswer(f"answer cut short: {len(body)} of {declared} bytes")
+    if not _body_members(operation_model.output_shape):
+        return
+    if not body.strip():
+        raise IncompleteAnswer("empty answer")
+    if operation_model.metadata.get("protocol") in ("json", "rest-json"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise IncompleteAnswer("answer is not well-formed JSON") from None
+        if not isinstance(parsed, dict):
+            raise IncompleteAnswer("answer is not a JSON object")
+
+
+_COLLECTIONS = {"structure", "list", "map"}
+
+
+def missing_required(shape: Any, value: Any, path: str = "") -> list[str]:
+    """Where ``value`` (a parsed answer) lacks members its shape marks required, recursively. At the top
+    level only the data (lists, maps, structures) counts: some services leave out required pagination
+    scalars (Route 53's ``Marker`` on a first page), which say nothing about the data."""
+    if shape is None or value is None:
+        return []
+    if shape.type_name == "structure" and isinstance(value, dict):
+        missing = [f"{path}{name}" for name in shape.required_members if name not in value
+                   and (path or shape.members[name].type_name in _COLLECTIONS)]
+        for name, member in shape.members.items():
+            if name in value:
+                missing += missing_required(member, value[name], f"{path}{name}.")
+        return missing
+    if shape.type_name == "list" and isinstance(value, list):
+        return [m for i, item in enumerate(value) for m in missing_required(shape.member, item, f"{path[:-1]}[{i}].")]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return [m for k, item in value.items() for m in missing_required(shape.value, item, f"{path}{k}.")]
+    return []
+
+
+def check_answer_shape(client: Any, operation: str, parsed: dict[str, Any]) -> None:
+    """Refuse a success answer that lacks members the operation's output shape requires."""
+    missing = missing_required(client.meta.service_model.operation_model(operation).output_shape, parsed)
+    if missing:
+        raise IncompleteAnswer(f"answer lacks required member(s) {', '.join(missing[:5])}")
 
 
 def _retry_mode() -> Literal["legacy", "standard", "adaptive"]:
@@ -342,6 +415,7 @@ class AwsAccess:
         # later read at once with the same cause (found once, not retried per check for minutes).
         self._broken: dict[str, Unobservable] = {}
         self._broken_lock = threading.Lock()
+        self._interrupted = threading.Event()
         self.calls = CallCounter()
         self._scope = ""  # another account's access (for_profile) keeps its reads apart in the counts
         self._profiles: dict[str, AwsAccess] = {}
@@ -382,6 +456,10 @@ class AwsAccess:
         with self._broken_lock:
             return [str(error) for error in self._broken.values()]
 
+    def interrupt(self) -> None:
+        """The run was interrupted (Ctrl-C): no further read is sent; the ones in flight end on their own."""
+        self._interrupted.set()
+
     def release(self) -> None:
         """Drop the clients and the run cache (after the installation's last check): many installations
         in one process then hold the memory of the few in flight, not of all. The counts stay."""
@@ -416,6 +494,7 @@ class AwsAccess:
                     kwargs["endpoint_url"] = self._endpoint_url
                 client = self._session.client(service, **kwargs)
                 client.meta.events.register("before-call", self._refuse_writes(service))
+                client.meta.events.register("before-parse", check_answer_framing)
                 for event, handler in self._event_hooks:
                     client.meta.events.register(event, handler)
                 self._clients[key] = client
@@ -504,6 +583,12 @@ class AwsAccess:
                 return future.result()
             except Unobservable as error:
                 raise fresh(error) from None
+        if self._interrupted.is_set():
+            with self._cache_lock:
+                self._cache.pop(key, None)
+            stopped = Unobservable(action, resource, "not sent: the run was interrupted")
+            future.set_exception(stopped)
+            raise stopped
         try:
             with self._slot(service):
                 result = self._send(service, region, operation, resource, absent, params, paginate_key, key,
@@ -551,10 +636,12 @@ class AwsAccess:
         try:
             if paginate_key is None:
                 response = getattr(client, method)(**params)
+                check_answer_shape(client, operation, response)
                 self.calls.count(action, key, response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
                 return response
             items: list[Any] = []
             for number, page in enumerate(client.get_paginator(method).paginate(**params)):
+                check_answer_shape(client, operation, page)
                 # Each page is a call of its own: a distinct read.
                 self.calls.count(action, f"{key}#{number}", page.get("ResponseMetadata", {}).get("RetryAttempts", 0))
                 items.extend(page.get(paginate_key, []))
@@ -570,6 +657,15 @@ class AwsAccess:
             raise unobservable(action, resource, code, _message(error)) from None
         except ReadOnlyViolation:
             raise
+        except IncompleteAnswer as error:
+            self.calls.count(action, key, 0)
+            raise Unobservable(action, resource, f"incomplete answer ({error})") from None
+        except botocore.parsers.ResponseParserError as error:
+            self.calls.count(action, key, 0)
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            # An answer that is not the API's (an endpoint without the operation, a proxy's error page).
+            raise Unobservable(action, resource, f"malformed answer, not a response of this API ({first_line})") \
+                from None
         except botocore.exceptions.NoCredentialsError:
             self._trip("credentials", action, resource, "none found in the standard credential chain")
             raise Unobservable(action, resource, "no AWS credentials found in the standard credential chain") \
@@ -583,11 +679,6 @@ class AwsAccess:
             raise Unobservable(action, resource, f"endpoint unreachable ({type(error).__name__})") from None
         except botocore.exceptions.BotoCoreError as error:
             raise Unobservable(action, resource, f"{type(error).__name__}: {error}") from None
-        except botocore.parsers.ResponseParserError:
-            # An answer that is not the API's (an endpoint without the operation, a proxy's error page).
-            self.calls.count(action, key, 0)
-            raise Unobservable(action, resource, "the endpoint's answer is not a response of this API "
-                                                 "(it could not be parsed)") from None
 
 
 def _message(error: botocore.exceptions.ClientError) -> str:

@@ -14,21 +14,43 @@ from .errors import ConfigError
 FAILING = {"FAIL", "ERROR"}
 
 
+MAX_BASELINE_BYTES = 256 * 2**20
+
+
 def load_baseline(path: str | Path) -> dict[str, Any]:
     source = str(path)
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_BASELINE_BYTES + 1)
+        if len(raw) > MAX_BASELINE_BYTES:
+            raise ConfigError(source, "(file)", f"a dr-results.json of at most {MAX_BASELINE_BYTES // 2**20} MB",
+                              "a larger file")
+        document = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
         raise ConfigError(source, "(file)", "a readable dr-results.json of an earlier run", reason) from None
     except json.JSONDecodeError as error:
         raise ConfigError(source, f"line {error.lineno}", "valid JSON (a dr-results.json)", error.msg) from None
-    results = document.get("results") if isinstance(document, dict) else None
+    except (RecursionError, ValueError) as error:  # nesting too deep, numbers past Python's digit limit
+        raise ConfigError(source, "(file)", "a dr-results.json (shallow JSON)", type(error).__name__) from None
+    if not isinstance(document, dict):
+        raise ConfigError(source, "(top level)", "a JSON object (a dr-results.json)")
+    results = document.get("results")
     if not isinstance(results, list) or not all(
             isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("status"), str)
             for r in results):
         raise ConfigError(source, "results", "a list of results each with 'id' and 'status' (a dr-results.json)")
-    return document
+    # Only what since_last_run reads is kept, each checked: a file of another schema stops the run here,
+    # not at its end (where it would lose the reports).
+    installation = document.get("installation")
+    if installation is not None and not (isinstance(installation, dict)
+                                         and isinstance(installation.get("name", ""), str | None)):
+        raise ConfigError(source, "installation", "an object with the installation's name (a dr-results.json)")
+    started = document.get("started_at")
+    if started is not None and not isinstance(started, str):
+        raise ConfigError(source, "started_at", "a timestamp string (a dr-results.json)")
+    return {"results": [{"id": r["id"], "status": r["status"]} for r in results],
+            "started_at": started, "installation": {"name": (installation or {}).get("name")}}
 
 
 def foreign_baseline(baseline: dict[str, Any], source: str, name: str, account: str | None) -> ConfigError | None:

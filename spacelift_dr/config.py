@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import reprlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,8 +75,11 @@ def _principal(value: str) -> str:
 
 
 def _endpoint(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
-        raise ValueError("the Spacelift account URL, such as https://acme.app.spacelift.io")
+    from .spacelift_api import endpoint_problem
+
+    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value) or endpoint_problem(value):
+        raise ValueError("the Spacelift account URL over HTTPS, such as https://acme.app.spacelift.io "
+                         "(plain http:// only to a loopback address)")
     return value
 
 
@@ -92,6 +96,26 @@ RoleArn = Annotated[StrictStr, AfterValidator(_role_arn)]
 Principal = Annotated[StrictStr, AfterValidator(_principal)]
 BucketKind = Annotated[StrictStr, AfterValidator(_bucket_kind)]
 Endpoint = Annotated[StrictStr, AfterValidator(_endpoint)]
+def _host_spec(value: str) -> str:
+    from .facts.hosts import HOST_SPEC_EXPECTED, host_spec_problem
+
+    if host_spec_problem(value):
+        raise ValueError(HOST_SPEC_EXPECTED)
+    return value
+
+
+# The files a run writes beside the installations' folders: no installation may be named like one.
+OUTPUT_NAMES = frozenset({"dr-report.html", "dr-results.json", "dr-junit.xml", "dr-installations.json",
+                          "sha256sums"})
+
+
+def _not_an_output_name(value: str) -> str:
+    if value.lower() in OUTPUT_NAMES:
+        raise ValueError(f"a name that is not one of the run's output files ({', '.join(sorted(OUTPUT_NAMES))})")
+    return value
+
+
+HostSpec = Annotated[StrictStr, AfterValidator(_host_spec)]
 Threshold = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
 
 
@@ -157,7 +181,8 @@ class Discover(_Strict):
 
 
 class InstallationSection(_Strict):
-    name: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    name: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+                    AfterValidator(_not_an_output_name)]
     primary_region: Region
     backup_region: Region
     account_id: AccountId | None = None
@@ -196,7 +221,8 @@ class DatabaseSection(_Strict):
 
 class RsaEscrow(_Strict):
     secret_id: StrictStr | None = None
-    host_path: StrictStr | None = None
+    # An absolute path: it reaches `stat` and `cat` on the hosts, where a leading '-' would be an option.
+    host_path: Annotated[StrictStr, Field(pattern=r"^/[^\x00\n\r]*$", max_length=4096)] | None = None
 
 
 class EncryptionSection(_Strict):
@@ -251,7 +277,7 @@ class Config(_Strict):
     database: DatabaseSection = DatabaseSection()
     encryption: EncryptionSection = EncryptionSection()
     continuity: ContinuitySection = ContinuitySection()
-    hosts: list[StrictStr] = []
+    hosts: list[HostSpec] = []
     policy: Policy = Policy()
     waivers: StrictStr | None = None
 
@@ -273,8 +299,14 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 60, 60
+_SHORT.maxlong = 40
+
+
 def _describe(value: Any) -> str:
-    text = repr(value)
+    # Bounded whatever the value: YAML aliases make a small file hold an exponentially large value.
+    text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -289,6 +321,9 @@ def _expectation(error: Any) -> tuple[str, str | None]:
     if kind.startswith("string_") or kind in {"int_type", "bool_type", "list_type", "dict_type", "model_type"}:
         message = message.replace("Input should be", "").strip()
     return message, _describe(error.get("input"))
+
+
+MAX_MESSAGE_LINES = 10
 
 
 def format_validation_error(source: str, error: ValidationError,
@@ -308,6 +343,8 @@ def format_validation_error(source: str, error: ValidationError,
         lines.append(f"{key}: expected {expected}" + (f", got {got}" if got else ""))
         first = first or (key, expected, got)
     assert first is not None
+    if len(lines) > MAX_MESSAGE_LINES:  # one message, not a page per hostile key
+        lines = [*lines[:MAX_MESSAGE_LINES], f"… and {len(lines) - MAX_MESSAGE_LINES} more problems"]
     result = ConfigError(source, first[0], first[1], first[2])
     result.args = (f"{source}: " + ("\n  ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines)),)
     return result
@@ -322,21 +359,101 @@ def parse_config(data: Any, source: str) -> Config:
         raise format_validation_error(source, error) from None
 
 
+# Input limits for config and waiver files: far above any real file, far below what hurts.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_YAML_DEPTH = 32
+MAX_YAML_ALIASES = 64
+
+
+_NO_TIMESTAMPS = {first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+                  for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+class _TooComplex(yaml.YAMLError):
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with bounded nesting and aliases, and no implicit timestamps: a date stays the
+    text it was written as, so an impossible one (``2026-02-30``) is a message, not a crash."""
+
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.yaml_implicit_resolvers = _NO_TIMESTAMPS
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _TooComplex(f"at most {MAX_YAML_ALIASES} aliases (*name)", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _TooComplex(f"at most {MAX_YAML_DEPTH} levels of nesting", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _nul_at(data: Any, where: str = "", seen: set[int] | None = None) -> str | None:
+    """The key of the first string holding a NUL character (no path or name may hold one). Each container
+    is visited once: aliases share them, and a walk through every path could take exponential time."""
+    seen = set() if seen is None else seen
+    if isinstance(data, str):
+        return (where or "(top level)") if "\x00" in data else None
+    if isinstance(data, dict | list):
+        if id(data) in seen:
+            return None
+        seen.add(id(data))
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found = _nul_at(key, where, seen) or _nul_at(value, f"{where}.{key}" if where else str(key), seen)
+            if found:
+                return found
+    if isinstance(data, list):
+        for index, value in enumerate(data):
+            found = _nul_at(value, f"{where}[{index}]", seen)
+            if found:
+                return found
+    return None
+
+
 def read_yaml(path: str | Path) -> Any:
-    """A YAML file's data; an unreadable file or invalid YAML is one ``ConfigError`` naming where."""
+    """A YAML file's data; an unreadable, oversized or invalid file is one ``ConfigError`` naming where."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError(source, "(file)", f"a file of at most {MAX_YAML_BYTES // (1024 * 1024)} MB",
+                              "a larger one")
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
         raise ConfigError(source, "(file)", "a readable UTF-8 YAML file", reason) from None
     try:
-        return yaml.safe_load(text)
+        data = yaml.load(text, Loader=BoundedLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise ConfigError(source, where, "valid YAML", str(problem)) from None
+    except (ValueError, OverflowError, RecursionError) as error:
+        # A value YAML parses but Python refuses: an integer past Python's digit limit, an explicit
+        # !!timestamp that is no date.
+        raise ConfigError(source, "(file)", "values Python can hold (integers up to 4300 digits, real dates)",
+                          str(error).split("\n")[0][:120]) from None
+    nul = _nul_at(data)
+    if nul:
+        raise ConfigError(source, nul, "text without NUL characters")
+    return data
 
 
 def load_config(path: str | Path) -> Config:
@@ -355,7 +472,11 @@ def _merged(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     out = dict(defaults)
     for key, value in entry.items():
         base = out.get(key)
-        out[key] = _merged(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
+        # The same mapping on both sides (a YAML alias) merges into itself: no walk (aliases nest).
+        if isinstance(base, dict) and isinstance(value, dict) and base is not value:
+            out[key] = _merged(base, value)
+        else:
+            out[key] = value
     return out
 
 

@@ -54,7 +54,9 @@ def discover_services(config: Config, aws: AwsAccess) -> dict[str, Service]:
         arn = found["taskDefinition"]
         described = described_by_arn[arn]
         assert described is not None
-        task = described["taskDefinition"]
+        task = described.get("taskDefinition")
+        if not isinstance(task, dict):
+            raise Unobservable("ecs:DescribeTaskDefinition", arn, "incomplete answer (no taskDefinition)")
         services[role] = Service(
             role=role,
             ecs_service=found.get("serviceArn", names[role]),

@@ -4,6 +4,8 @@ of a serial run."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,17 +44,44 @@ def concurrently(thunks: Iterable[Thunk]) -> None:
 class PrefetchPool:
     """Reads submitted ahead of the checks, in groups (one per installation). A group's :meth:`wait`
     returns once all its reads are done; the checks then find them in the run cache. Groups submitted
-    ahead keep their reads in flight while earlier groups' checks run."""
+    ahead keep their reads in flight while earlier groups' checks run.
+
+    Its workers are daemon threads: after Ctrl-C (``close(wait=False)``) the process does not wait for
+    reads still in flight, as it would for a ThreadPoolExecutor's threads at exit."""
 
     def __init__(self, workers: int = MAX_WORKERS) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dr-prefetch")
+        self._jobs: queue.SimpleQueue[tuple[Future[None], Thunk] | None] = queue.SimpleQueue()
         self._groups: dict[str, tuple[float, list[Future[None]]]] = {}
+        self._workers = [threading.Thread(target=self._work, name=f"dr-prefetch-{n}", daemon=True)
+                         for n in range(workers)]
+        for worker in self._workers:
+            worker.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            future, thunk = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                _quietly(thunk)
+            except BaseException as error:  # handed to whoever waits for it
+                future.set_exception(error)
+            else:
+                future.set_result(None)
 
     def submitted(self, group: str) -> bool:
         return group in self._groups
 
     def submit(self, group: str, thunks: Iterable[Thunk]) -> None:
-        self._groups[group] = (time.perf_counter(), [self._pool.submit(_quietly, thunk) for thunk in thunks])
+        futures: list[Future[None]] = []
+        for thunk in thunks:
+            future: Future[None] = Future()
+            self._jobs.put((future, thunk))
+            futures.append(future)
+        self._groups[group] = (time.perf_counter(), futures)
 
     def wait(self, group: str) -> PrefetchReport:
         started, futures = self._groups[group]
@@ -60,5 +89,14 @@ class PrefetchPool:
             future.result()
         return PrefetchReport(len(futures), time.perf_counter() - started)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers: after the reads in flight (``wait``), or at once, dropping queued ones."""
+        if not wait:
+            for _, futures in self._groups.values():
+                for future in futures:
+                    future.cancel()
+        for _ in self._workers:
+            self._jobs.put(None)
+        if wait:
+            for worker in self._workers:
+                worker.join()

@@ -145,13 +145,22 @@ class Run:
             # here, once, instead of in every check (spacelift_dr.aws).
             response = self.aws.call("sts", region, "GetCallerIdentity", resource="caller", preflight=True)
             assert response is not None
-            self.identity = {"account": response["Account"], "arn": response["Arn"]}
+            account, arn = response.get("Account"), response.get("Arn")
+            if not isinstance(account, str) or not account or not isinstance(arn, str):
+                raise Unobservable("sts:GetCallerIdentity", "caller", "incomplete answer (no Account or Arn)")
+            self.identity = {"account": account, "arn": arn}
         except Unobservable as error:
+            self.identity = {}
             self.identity_error = str(error)
 
     def account_mismatch(self) -> str | None:
+        """Why the run must not go on: the credentials are another account's, or, with
+        ``installation.account_id`` set, whose they are cannot be verified (the guard never fails open)."""
         expected = self.config.installation.account_id
         actual = self.identity.get("account")
+        if expected and not actual:
+            return (f"installation {self.name}: installation.account_id is {expected} but the AWS account of the "
+                    f"credentials could not be verified ({self.identity_error}); refusing to run unverified")
         if expected and actual and expected != actual:
             return (f"installation.account_id is {expected} but the AWS credentials belong to account {actual} "
                     f"({self.identity.get('arn')}); refusing to check the wrong account")
@@ -166,7 +175,9 @@ class Run:
         section = self.config.installation
         return {
             "installation": section.name,
-            "account": self.identity.get("account") or section.account_id or "unknown",
+            # Only an observed identity names the account; a configured one is never shown as if it were.
+            "account": self.identity.get("account")
+            or f"unverified ({self.identity_error or 'caller identity not read'})",
             "caller_arn": self.identity.get("arn") or f"unknown ({self.identity_error})",
             "primary_region": section.primary_region,
             "backup_region": section.backup_region,

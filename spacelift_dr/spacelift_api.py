@@ -11,9 +11,11 @@ endpoint; neither the key secret nor the JWT ever appears in a message.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,38 @@ INTEGRATIONS_QUERY = """
 query DrSuiteAwsIntegrations {
   awsIntegrations { id name roleArn }
 }"""
+
+def is_loopback(host: str | None) -> bool:
+    """An address of this machine (an IP literal, or ``localhost``), never a name that merely starts so."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why the API key must not be sent to ``endpoint``: only HTTPS (plain HTTP to loopback, for tests)."""
+    parts = urllib.parse.urlsplit(endpoint)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return None
+    return "not an https:// URL: the API key secret would cross the network in clear"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered, not followed: the bearer token and the key secret stay with the endpoint
+    the config names, and another host's answer is never taken for Spacelift's."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 PAGE_SIZE = 50
 MAX_PAGES = 10_000  # a server that keeps saying hasNextPage with the same cursor must not loop forever
@@ -137,12 +171,19 @@ class SpaceliftApi:
                    "User-Agent": "spacelift-dr-suite"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        problem = endpoint_problem(self.url)
+        if problem:
+            raise self._error(operation, problem)
         record_action(f"spacelift:{operation}", self.url)
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            with _OPENER.open(request, timeout=self._timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as error:
+            if 300 <= error.code < 400:
+                target = urllib.parse.urlsplit(error.headers.get("Location") or "").hostname or "elsewhere"
+                raise self._error(operation, f"HTTP {error.code}: the endpoint redirects to {target}; not "
+                                             f"followed (credentials go only to the configured endpoint)") from None
             if error.code in (401, 403):
                 raise self._error(operation, f"HTTP {error.code}: the API key or its token was rejected "
                                              f"(invalid, expired or without access)") from None
@@ -207,10 +248,14 @@ class SpaceliftApi:
                 raise self._error("searchStacks", "the answer has no searchStacks.edges")
             try:
                 stacks.extend(Stack.from_api(edge["node"]) for edge in page["edges"])
-            except (KeyError, TypeError, ValueError) as error:
-                raise self._error("searchStacks", f"unexpected stack in the answer ({error})") from None
-            info = page.get("pageInfo") or {}
-            if not info.get("hasNextPage"):
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise self._error("searchStacks", f"unexpected stack in the answer ({type(error).__name__})") \
+                    from None
+            info = page.get("pageInfo")
+            if not isinstance(info, dict) or not isinstance(info.get("hasNextPage"), bool):
+                # Without it, whether stacks are missing cannot be told.
+                raise self._error("searchStacks", "the answer has no pageInfo.hasNextPage")
+            if not info["hasNextPage"]:
                 return stacks
             following = info.get("endCursor")
             if not isinstance(following, str) or following == cursor:

@@ -179,3 +179,14 @@ def test_unreadable_settings_make_every_broker_check_an_error(moto: DemoServer, 
     assert len(outcome.results) == 11
     assert {r["status"] for r in outcome.results} == {"ERROR"}
     assert all("ecs:DescribeServices denied" in r["message"] for r in outcome.results)
+
+
+def test_no_worker_certificate_in_the_primary_is_not_a_pass(moto: DemoServer, tmp_path: Path) -> None:
+    def none_listed(parsed: dict[str, object], **_: object) -> None:
+        parsed["certificates"] = []  # an installation no worker has registered with yet (API-shaped)
+
+    outcome = run_checks(seed(moto.url, variant="iotcore"), tmp_path, "--dr-requirement", "DR-BRK-07",
+                         hooks=[("after-call.iot.ListCertificates", none_listed)])
+    result = outcome.result("DR-BRK-07")
+    assert result["status"] == "N/A", result["message"]
+    assert "no ACTIVE worker certificate" in result["message"]

@@ -336,3 +336,10 @@ def test_an_unusable_required_version_makes_the_tools_unjudgeable(code: Path, re
     assert result["status"] == "ERROR"
     assert result["message"].startswith(f"{code / 'odd' / 'main.tf'}: required_version: ")
     assert outcome.status("DR-CON-01", "terraform/odd") == "FAIL"  # still judged: it declares no backend
+
+
+def test_an_api_key_that_sees_no_stack_judges_nothing(spacelift: FakeSpacelift, ready: Demo, tmp_path: Path) -> None:
+    spacelift.stacks.clear()  # none exist, or the key's spaces hide them: no PASS over nothing
+    outcome = run_checks(ready, tmp_path, "-m", "continuity", overrides=api_config(spacelift))
+    assert api_verdicts(outcome, spacelift) == {"DR-CON-01": "ERROR", "DR-CON-05": "ERROR"}
+    assert "sees no stack" in outcome.result("DR-CON-01", "spacelift:")["message"]

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from spacelift_dr.errors import Unobservable
+from spacelift_dr.config import parse_config
+from spacelift_dr.errors import ConfigError, Unobservable
 from spacelift_dr.redaction import Redactor
 from spacelift_dr.spacelift_api import SpaceliftApi, Stack
 from tests.spacelift_api_fake import JWT, KEY_ID, KEY_SECRET, FakeSpacelift, stack
@@ -141,3 +144,97 @@ def test_a_server_that_repeats_its_cursor_is_an_error(fake: FakeSpacelift) -> No
     fake.answer = stuck  # type: ignore[method-assign]
     with pytest.raises(Unobservable, match="hasNextPage without a new endCursor"):
         client(fake).stacks()
+
+
+# -- hostile endpoints and answers --------------------------------------------------------------------
+
+
+class _Redirector:
+    """An endpoint on loopback that answers every request with a redirect to ``target``."""
+
+    def __init__(self, target: str, status: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(status)
+                self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.usefixtures("keys")
+def test_a_redirect_is_not_followed_with_credentials(fake: FakeSpacelift, status: int) -> None:
+    redirector = _Redirector(fake.url + "/graphql", status)  # `fake` stands for another host
+    try:
+        with pytest.raises(Unobservable, match=f"HTTP {status}: the endpoint redirects to"):
+            SpaceliftApi(redirector.url, "DR_TEST_KEY_ID", "DR_TEST_KEY_SECRET", timeout=5).stacks()
+    finally:
+        redirector.stop()
+    assert fake.requests == []  # neither the key secret nor a token reached the other host
+
+
+@pytest.mark.parametrize("endpoint", ["http://acme.app.spacelift.io", "http://10.0.0.1:8080", "ftp://acme.example",
+                                      "http://127.0.0.1.example.com"])
+def test_the_key_is_sent_only_over_https(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X", KEY_ID)
+    monkeypatch.setenv("Y", KEY_SECRET)
+    with pytest.raises(Unobservable, match="not an https:// URL"):
+        SpaceliftApi(endpoint, "X", "Y", timeout=1).stacks()
+    with pytest.raises(ConfigError, match="over HTTPS"):
+        parse_config({"installation": {"name": "x", "primary_region": "eu-west-1", "backup_region": "eu-central-1",
+                                       "discover": {"ecs_cluster": "spacelift"}},
+                      "continuity": {"spacelift_api": {"endpoint": endpoint}}}, "dr.yaml")
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                         st.sampled_from(["edges", "node", "id", "managesStateFile", "pageInfo", "hasNextPage",
+                                          "endCursor", "vendorConfig", "integrations", "aws", "cursor"]),
+                         inner, max_size=4), max_leaves=12)
+
+
+@pytest.fixture(scope="module")
+def shapeless() -> Iterator[FakeSpacelift]:
+    server = FakeSpacelift(stacks=[stack("network")]).start()
+    yield server
+    server.stop()
+
+
+@given(page=_JSON)
+def test_an_answer_of_another_shape_is_an_error(shapeless: FakeSpacelift, page: object) -> None:
+    original = FakeSpacelift.answer
+
+    def odd(path: str, body: dict, authorization: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        status, answer = original(shapeless, path, body, authorization)
+        if "searchStacks" in str(body.get("query")):
+            return 200, {"data": {"searchStacks": page}}
+        return status, answer
+
+    shapeless.answer = odd  # type: ignore[method-assign]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("X", KEY_ID)
+        patch.setenv("Y", KEY_SECRET)
+        try:
+            stacks = SpaceliftApi(shapeless.url, "X", "Y", timeout=5).stacks()
+        except Unobservable:
+            return
+    # Accepted only as a complete answer: a list of edges with nodes and a definite last page.
+    assert isinstance(page, dict)
+    assert isinstance(page.get("edges"), list)
+    assert page["pageInfo"]["hasNextPage"] is False
+    assert len(stacks) == len(page["edges"])

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import example, given
+import pytest
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
+from spacelift_dr.errors import Unobservable
 from spacelift_dr.facts.postgres import (
+    AMBIGUOUS_USERINFO,
     Archiver,
     ReplicaStatus,
     Standby,
@@ -100,3 +103,38 @@ def test_only_a_poolers_refusal_of_options_makes_the_limits_set_in_session() -> 
     assert rejects_startup_options("Feature not supported: RDS Proxy currently doesn't support command-line options.")
     assert not rejects_startup_options('FATAL:  password authentication failed for user "x"')
     assert not rejects_startup_options("FATAL:  unsupported startup parameter: extra_float_digits")
+
+
+# Hostile user and password parts: unencoded '@', '/', '?', '#', ':' and spaces, as people paste them.
+_USERINFO = st.text(st.sampled_from("abcXYZ019@/:?#% "), min_size=6, max_size=16)
+
+
+@example(user="spacelift", password="p@ssw0rd-tail")
+@given(user=_USERINFO, password=_USERINFO)
+def test_no_part_of_the_userinfo_reaches_a_target_or_message(user: str, password: str) -> None:
+    for part in (user, password):
+        assume(part.strip() and part not in f"db.example:5432/spacelift {AMBIGUOUS_USERINFO}")
+    dsn = f"postgres://{user}:{password}@db.example:5432/spacelift"
+    try:
+        shown = target_of(dsn).name
+        assert shown == "db.example:5432/spacelift"  # accepted only when the host is unambiguous
+    except Unobservable as error:
+        shown = f"{error.resource}: {error}"
+        assert shown.startswith("the configured DSN: ")
+    assert password not in shown
+    assert user not in shown
+
+
+def test_an_unencoded_at_in_the_password_is_refused_not_split() -> None:
+    with pytest.raises(Unobservable, match="not percent-encoded") as refused:
+        target_of("postgres://spacelift:p@ss-secret-tail@db.example/spacelift")
+    assert "secret-tail" not in str(refused.value)
+    # Encoded, it is the password it says.
+    encoded = libpq_dsn("postgres://spacelift:p%40ss-secret-tail@db.example/spacelift")[0]
+    assert conninfo_to_dict(encoded)["password"] == "p@ss-secret-tail"
+    assert target_of("postgres://spacelift@db.example").dbname == "(the user's default database)"
+
+
+def test_spaces_in_query_values_survive() -> None:
+    cleaned, _ = libpq_dsn("postgres://u:p@db.example/spacelift?options=-c%20search_path%3Dpublic&pool_max_conns=4")
+    assert conninfo_to_dict(cleaned)["options"] == "-c search_path=public"

@@ -323,3 +323,24 @@ def test_database_url_behind_a_secret_without_identifier_is_an_error(moto: DemoS
     result = outcome.result("DR-KMS-06", "database")
     assert result["status"] == "ERROR"
     assert "give database.cluster_identifier" in result["message"]
+
+
+def test_unencrypted_database_is_not_applicable(moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url, ["db-unencrypted"]), tmp_path, "--dr-requirement", "DR-KMS-06")
+    result = outcome.result("DR-KMS-06", CLUSTER)
+    assert result["status"] == "N/A"
+    assert f"{CLUSTER} has no KMS key on its storage" in result["message"]
+
+
+@pytest.mark.parametrize(("identifier", "hooks", "message"), [
+    # The database is found as DB-01 … 05 find it: among the region's clusters, then its instances.
+    (CLUSTER, denied("DescribeDBClusters", "rds"), "rds:DescribeDBClusters denied on DB clusters in eu-west-1"),
+    ("spacelift-missing", [], "no DB cluster or instance spacelift-missing in eu-west-1"),
+])
+def test_database_that_cannot_be_read_is_an_error(identifier: str, hooks: list[Any], message: str,
+                                                  moto: DemoServer, tmp_path: Path) -> None:
+    outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-KMS-06", hooks=hooks,
+                         overrides={"database": {"cluster_identifier": identifier}})
+    result = outcome.result("DR-KMS-06", identifier)
+    assert result["status"] == "ERROR"
+    assert message in result["message"]

@@ -177,3 +177,19 @@ def test_escrow_secret_created_in_the_backup_region_is_a_copy(key: str, status: 
     assert copy["problem"] is None
     if status == "FAIL":
         assert "holds another key" in result["message"]
+
+
+def _without_rsa_key(parsed: dict[str, Any], **_: Any) -> None:
+    """Task definitions that no longer carry ENCRYPTION_RSA_PRIVATE_KEY (API-shaped: the answer's own lists)."""
+    for container in parsed.get("taskDefinition", {}).get("containerDefinitions", []):
+        for part in ("secrets", "environment"):
+            container[part] = [e for e in container.get(part, []) if e.get("name") != RSA]
+
+
+def test_an_escrow_copy_without_a_running_key_to_match_is_no_pass(moto: DemoServer, tmp_path: Path) -> None:
+    demo = seed(moto.url, ["rsa-mode"])
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-RSA-02", overrides=escrow_config(demo),
+                         hooks=[("after-call.ecs.DescribeTaskDefinition", _without_rsa_key)])
+    result = outcome.result("DR-RSA-02")
+    assert result["status"] == "FAIL", result["message"]
+    assert "no running key" in result["message"]

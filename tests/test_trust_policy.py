@@ -208,6 +208,11 @@ def test_documents_from_the_raw_api_are_url_encoded() -> None:
     ([allow({"Service": "ec2.amazonaws.com"})], False, []),
     ([allow({"AWS": ROOT}, {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})], True, []),
     ([allow({"AWS": ROOT}, {"NumericLessThanIfExists": {"aws:MultiFactorAuthAge": "3600"}})], False, [ROOT]),
+    # An Allow under a condition this suite does not model may admit someone without MFA.
+    ([allow({"AWS": ROOT}, MFA), allow({"AWS": ROOT}, {"StringLike": {"aws:PrincipalArn": f"{ROOT[:-4]}role/ci-*"}})],
+     False, [ROOT]),
+    ([allow({"AWS": ROOT}, MFA), deny({"AWS": "*"}, {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
+      allow({"AWS": ROOT}, {"StringEquals": {"aws:SourceVpc": "vpc-1"}})], False, [ROOT]),
 ])
 def test_mfa_requirement(statements: list[dict[str, Any]], enforced: bool, without: list[str]) -> None:
     requirement = mfa_requirement(policy(*statements), ACCOUNT)
@@ -297,3 +302,24 @@ def test_mfa_is_enforced_only_if_no_probe_gets_in_without_it(base: list[dict[str
                 caller = Caller(arn_account(arn) or ACCOUNT, arn, mfa, ANY_EXTERNAL_ID)
                 if caller.arn and caller.matches(entry):
                     assert not trust.evaluate(caller).allowed
+
+
+UNMODELLED = st.sampled_from([{"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/ci-*"}},
+                              {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                              {"StringEquals": {"aws:SourceVpc": "vpc-1"}},
+                              {"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}},
+                              {"ForAnyValue:StringLike": {"aws:TagKeys": "x"}}])
+
+
+@example([allow({"AWS": ROOT}, MFA), allow({"AWS": ROOT})], [False, True],
+         {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/ci-*"}})
+@given(st.lists(statements, min_size=1, max_size=5), st.lists(st.booleans(), min_size=5, max_size=5), UNMODELLED)
+def test_a_condition_it_cannot_evaluate_never_makes_mfa_look_enforced(base: list[dict[str, Any]],
+                                                                      guard: list[bool],
+                                                                      unknown: dict[str, Any]) -> None:
+    """Guarding statements with a condition the suite does not model can only hide who gets in, never
+    prove MFA: if MFA looks enforced with the guards, it is enforced without them."""
+    guarded = [{**s, "Condition": {**(s.get("Condition") or {}), **unknown}} if g else s
+               for s, g in zip(base, guard, strict=False)]
+    if mfa_requirement(policy(*guarded), ACCOUNT).enforced:
+        assert mfa_requirement(policy(*base), ACCOUNT).enforced

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from ..aws import AwsAccess
 from ..errors import Unobservable
 from .broker import ROUTE53_REGION, HostedZone, RecordSet, most_specific_zones, normalise_dns
+from .postgres import userinfo_is_ambiguous
 from .s3 import arn_region
 
 # DATABASE_URL in keyword form: ``host=db.example port=5432 …``
@@ -32,6 +33,8 @@ def dsn_host(dsn: str) -> str | None:
     """
     dsn = dsn.strip()
     if "://" in dsn:
+        if userinfo_is_ambiguous(dsn):
+            return None  # which part is the host cannot be told (see facts.postgres)
         try:
             host = urlsplit(dsn).hostname
         except ValueError:

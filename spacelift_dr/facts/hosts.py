@@ -42,6 +42,25 @@ def version_from_output(tool: str, output: str) -> Version | None:
     return Version.parse(match.group(1)) if match else None
 
 
+# The host specs the suite accepts, a strict subset of testinfra's: no query string (testinfra's
+# ``ssh_extra_args``, ``ssh_config`` … would reach ssh's command line) and no part that could be read
+# as a command-line option (nothing begins with ``-``).
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"(?:{_NAME}(?:\.{_NAME})*|\[[0-9A-Fa-f:.]+\])"
+_USER = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}"
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+_CONTAINER = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+HOST_SPEC = re.compile(
+    rf"^(?:local://|(?:ssh|paramiko)://(?:{_USER}@)?{_HOST}(?::{_PORT})?|(?:docker|podman)://{_CONTAINER}(?:@{_USER})?)$")
+HOST_SPEC_EXPECTED = ("local://, ssh://[user@]host[:port], paramiko://[user@]host[:port] or "
+                      "docker://container[@user] (no query string; no part may begin with '-')")
+
+
+def host_spec_problem(spec: str) -> str | None:
+    """Why ``spec`` is refused as a host spec, or None."""
+    return None if HOST_SPEC.fullmatch(spec) else f"expected {HOST_SPEC_EXPECTED}"
+
+
 class Workstation:
     """A host from the config, reached through testinfra; each command runs once per run."""
 
@@ -59,6 +78,9 @@ class Workstation:
             return self._host
         import testinfra
 
+        problem = host_spec_problem(self.spec)
+        if problem:  # the config refuses it too; nothing reaches testinfra's command lines unchecked
+            raise self._error(f"refused host spec: {problem}")
         try:
             return testinfra.get_host(self.spec)
         except Exception as error:  # a bad spec or a missing backend dependency

@@ -345,8 +345,13 @@ class TrustPolicy:
         raw = document.get("Statement")
         return cls(tuple(Statement.from_api(s) for s in _as_list(raw) if isinstance(s, dict)))
 
-    def evaluate(self, caller: Caller, action: str = ASSUME_ROLE) -> Decision:
-        """May ``caller`` perform ``action`` as far as this trust policy decides?"""
+    def evaluate(self, caller: Caller, action: str = ASSUME_ROLE, *, unknown_admits: bool = False) -> Decision:
+        """May ``caller`` perform ``action`` as far as this trust policy decides?
+
+        By default a condition this suite does not model never helps an Allow and always lets a Deny apply
+        ("can someone get in" is never answered yes on an unknown). ``unknown_admits`` asks the opposite
+        question, "might someone get in" (DR-CON-07's "without MFA"): then such a condition may hold on
+        an Allow and may not hold on a Deny."""
         denies = [(i, s) for i, s in enumerate(self.statements) if s.effect == "Deny"]
         allows = [(i, s) for i, s in enumerate(self.statements) if s.effect == "Allow"]
         for index, statement in denies:
@@ -354,10 +359,15 @@ class TrustPolicy:
             if applies is True:
                 return Decision(False, f"explicitly denied by {statement.label(index)}",
                                 statements=(statement.label(index),))
-            if applies is None:
+            if applies is None and not unknown_admits:
                 return Decision(False, f"{statement.label(index)} (Deny) has conditions this suite cannot "
                                        f"evaluate, so it may apply", statements=(statement.label(index),))
         granted = [(i, s) for i, s in allows if s.applies(caller, action) is True]
+        possibly = [(i, s) for i, s in allows if s.applies(caller, action) is None] if unknown_admits else []
+        if possibly and not granted:
+            return Decision(True, "possibly allowed by " + ", ".join(s.label(i) for i, s in possibly)
+                            + ", under conditions this suite cannot evaluate (they may admit it)",
+                            statements=tuple(s.label(i) for i, s in possibly))
         if granted:
             via_account = all(
                 not any(caller.matches(e) and not caller.matches_by_account(e) for e in s.aws_principals())
@@ -433,7 +443,8 @@ def mfa_requirement(policy: TrustPolicy, account: str) -> MfaRequirement:
     with_mfa: list[str] = []
     for entry in policy.human_principals():
         for mfa in (False, None):
-            decision = policy.evaluate(probe_caller(entry, account, mfa, ANY_EXTERNAL_ID))
+            # "Does anyone get in without MFA": a condition it cannot evaluate may let them in.
+            decision = policy.evaluate(probe_caller(entry, account, mfa, ANY_EXTERNAL_ID), unknown_admits=True)
             if decision.allowed:
                 key = "false" if mfa is False else "absent"
                 without[entry] = f"aws:MultiFactorAuthPresent {key}: {decision.reason}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..aws import record_action
 from ..errors import Unobservable
@@ -34,17 +34,40 @@ def _libpq_keywords() -> frozenset[str]:
     return frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults()) - {"replication"}
 
 
+AMBIGUOUS_USERINFO = ("the DSN URL has an '@', '/', '?' or '#' in its user or password that is not "
+                      "percent-encoded (write '@' as %40): where the password ends cannot be told, so the DSN is "
+                      "not used")
+
+
+def userinfo_is_ambiguous(dsn: str) -> bool:
+    """A URL DSN whose user or password holds an unencoded ``@`` (or a ``/``, ``?``, ``#`` before its ``@``):
+    libpq ends the password at the first ``@``, Python's URL parser at the last, so part of the password
+    would become the host (and reach messages and evidence)."""
+    if "://" not in dsn:
+        return False
+    rest = dsn.split("://", 1)[1]
+    at = rest.find("@")
+    if at < 0:
+        return False
+    return rest.count("@") > 1 or any(ch in rest[:at] for ch in "/?#")
+
+
 def libpq_dsn(dsn: str) -> tuple[str, list[str]]:
-    """The DSN with query parameters libpq does not know removed, and the names removed."""
+    """The DSN with query parameters libpq does not know removed, and the names removed. Raises
+    Unobservable (naming no part of the DSN) when its user or password is ambiguous."""
     dsn = dsn.strip()
     if "://" not in dsn:
         return dsn, []
+    if userinfo_is_ambiguous(dsn):
+        raise Unobservable("postgres:connect", "the configured DSN", AMBIGUOUS_USERINFO)
     parts = urlsplit(dsn)
     query = parse_qsl(parts.query, keep_blank_values=True)
     known = _libpq_keywords()
     kept = [(k, v) for k, v in query if k in known]
     dropped = sorted({k for k, _ in query if k not in known})
-    return urlunsplit(parts._replace(query=urlencode(kept))), dropped
+    # Percent-encoding (%20), not form encoding: libpq reads '+' as a plus sign, so a space in
+    # options=-c%20search_path%3Dpublic must stay %20.
+    return urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote))), dropped
 
 
 @dataclass(frozen=True)
@@ -75,8 +98,9 @@ def target_of(dsn: str) -> Target:
     except psycopg.Error:
         raise Unobservable("postgres:connect", "the configured DSN",
                            "the DSN is not a valid libpq connection string (URL or key=value)") from None
+    # libpq's default database is the user's name: shown as such, never as the name itself.
     return Target(host=str(params.get("host") or "localhost"), port=str(params.get("port") or "5432"),
-                  dbname=str(params.get("dbname") or params.get("user") or "postgres"),
+                  dbname=str(params.get("dbname") or "(the user's default database)"),
                   sslmode=str(params["sslmode"]) if params.get("sslmode") else None)
 
 
@@ -86,7 +110,7 @@ def _password(dsn: str) -> str | None:
 
     try:
         value = conninfo_to_dict(libpq_dsn(dsn)[0]).get("password")
-    except psycopg.Error:
+    except (psycopg.Error, Unobservable):
         return None
     return str(value) if value else None
 

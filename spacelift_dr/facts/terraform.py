@@ -213,18 +213,54 @@ class ParseFailure:
         return error
 
 
+# Bounds on what one file may cost: python-hcl2 (lark) takes some 25 ms and 150 KB of memory per KB of
+# input, far more on deep nesting, and Python refuses integers of more than 4300 digits. Real Terraform
+# files are a few KB; a file past these bounds is not scanned, and what depends on it is ERROR.
+MAX_FILE_BYTES = 256 * 1024
+MAX_NESTING = 64
+MAX_DIGITS = 1000
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1}}}")
+
+
+def _too_costly(text: str) -> str | None:
+    """Why ``text`` is not handed to the parser (bounded time and memory), or None."""
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        return f"larger than {MAX_FILE_BYTES // 1024} KB: not scanned"
+    if "\x00" in text:
+        return "holds a NUL character: not scanned"
+    if _LONG_NUMBER.search(text):
+        return f"holds a number of more than {MAX_DIGITS} digits: not scanned"
+    depth = deepest = 0
+    for character in text:
+        if character in "[{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]})":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"nested more than {MAX_NESTING} levels deep: not scanned"
+    return None
+
+
 def parse_file(path: Path) -> dict[str, Any]:
     """The file as python-hcl2 (or json) reads it; raises :class:`TerraformParseError`."""
     record_action("file:read", str(path))
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise TerraformParseError(ParseFailure(str(path), None, f"unreadable ({type(error).__name__})")) from None
+    costly = _too_costly(text)
+    if costly:
+        raise TerraformParseError(ParseFailure(str(path), None, costly))
     if path.name.endswith(".json"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise TerraformParseError(ParseFailure(str(path), error.lineno, error.msg)) from None
+        except (RecursionError, ValueError) as error:
+            raise TerraformParseError(ParseFailure(str(path), None, type(error).__name__)) from None
         if not isinstance(data, dict):
             raise TerraformParseError(ParseFailure(str(path), 1, "expected a JSON object at the top level"))
         return data
@@ -477,6 +513,15 @@ def hcl2_loads(text: str) -> dict[str, Any]:
     return dict(hcl2.loads(text))
 
 
+def _read_safely(read: Any, directory: Directory, path: Path) -> None:
+    """One file's trouble stays that file's: whatever it raises is a parse failure (ERROR on what depends
+    on it), never the end of the scan (and of the run's collection)."""
+    try:
+        read(directory, path)
+    except (ValueError, RuntimeError, RecursionError, OSError, TypeError, AttributeError) as error:
+        directory.failures.append(ParseFailure(str(path), None, f"not understood ({type(error).__name__})"))
+
+
 def _under_modules_folder(path: Path, base: Path) -> bool:
     try:
         parts = path.relative_to(base).parts
@@ -505,10 +550,10 @@ def scan(directories: list[tuple[str, Path]]) -> CodeScan:
                 directory.failures.append(ParseFailure(str(path), None, f"unreadable folder ({error.strerror})"))
                 files = []
             for file in files:
-                _read_terraform(directory, file)
+                _read_safely(_read_terraform, directory, file)
             for name in ("root.hcl", "terragrunt.hcl"):
                 if (path / name).is_file():
-                    _read_terragrunt(directory, path / name)
+                    _read_safely(_read_terragrunt, directory, path / name)
             if directory.files or directory.failures:
                 seen[path] = (label, base, directory)
     called = {target for _, _, d in seen.values() for target in d.local_calls}
