@@ -1,4 +1,4 @@
-"""The suite's pytest entry point: the fixture plugins (the options are in fixtures/options.py).
+"""The suite's pytest entry point: the fixture plugins (the options are in spacelift_dr/pytest_plugin).
 
 Run the compliance checks with ``pytest --dr-config prod.yaml`` (your installation) or
 ``pytest --dr-demo`` (the embedded demo). The project's own tests live in ``tests/``.

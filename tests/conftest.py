@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,9 @@ from tests.scenario import Outcome, run_checks
 # pytest.ini keeps hypothesis's pytest plugin out of compliance runs; the project's own tests want it (its
 # reporting of falsifying examples, its health checks). Allowed here: this conftest is loaded before pytest
 # is configured whenever tests/ is on the command line.
-pytest_plugins = ["_hypothesis_pytestplugin"]
+# (Unless it is loaded already: a run that lost pytest.ini, e.g. plain pytest given a config file elsewhere,
+# autoloads it, and registering it twice would crash before the suite can say what went wrong.)
+pytest_plugins = [] if "_hypothesis_pytestplugin" in sys.modules else ["_hypothesis_pytestplugin"]
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -15,12 +15,12 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from fixtures.command import pytest_arguments
 from fixtures.evidence import shortened
 from spacelift_dr.compare import since_last_run
 from spacelift_dr.config import parse_config
 from spacelift_dr.demo import DemoServer, seed
 from spacelift_dr.errors import ConfigError
+from spacelift_dr.pytest_plugin.command import pytest_arguments
 from spacelift_dr.settings import READ_BY, unknown_setting
 from tests.scenario import Hook, aws_environment, denied, environment, run_checks, write_config
 
@@ -179,6 +179,20 @@ def test_the_command_takes_options_with_a_space_and_files_anywhere(tmp_path: Pat
     assert f"--dr-reports={tmp_path / 'reports'}" in arguments
     assert arguments[-3:] == ["-m", "encryption", "-x"]
     assert str(ROOT / "pytest.ini") in arguments
+
+
+def test_installing_the_suite_puts_no_top_level_fixtures_package(tmp_path: Path) -> None:
+    # Outside the repository only what was installed can be imported: the plugin under the suite's own name,
+    # and no "fixtures" (a package of that name exists on PyPI; the two would clash).
+    probe = ("import importlib.util as u, json; print(json.dumps([u.find_spec('fixtures') is None, "
+             "u.find_spec('spacelift_dr.pytest_plugin') is not None]))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert json.loads(done.stdout) == [True, True], done.stderr
+    entry_points = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not any(target.startswith("fixtures") for group in (entry_points["scripts"],
+                                                               entry_points["entry-points"]["pytest11"])
+                   for target in group.values())
 
 
 def test_the_command_runs_the_suite_from_any_folder(moto: DemoServer, tmp_path: Path) -> None:
