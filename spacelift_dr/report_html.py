@@ -452,7 +452,7 @@ class HtmlReport:
                         f"{text(point['resource'])}</span></td><td>{text(point['mechanism'])}</td>"
                         f"<td class='num'>{text(point['measured'])}{was}</td>"
                         f"<td class='num dr-nowrap'>≤ {text(duration(point['target_seconds']))}</td>"
-                        f"<td class='{status_class(status)}'>{text(status)}</td></tr>")
+                        f"<td class='{status_class(status)} dr-nowrap'>{text(status)}</td></tr>")
         return (f"<section class='dr-rpo' id='dr-recovery-points'>{heading}<table class='dr-rpo-table'><thead><tr>"
                 f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></section>")
 
