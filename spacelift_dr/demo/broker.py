@@ -179,6 +179,20 @@ def _replay_endpoint(ctx: SeedContext, region: str, endpoint: str) -> None:
     ctx.fixups.append(("after-call.iot.DescribeEndpoint", answer))
 
 
+def _replay_distribution_summaries(ctx: SeedContext) -> None:
+    """moto 5.2 leaves ``Staging`` out of ListDistributions' DistributionSummary; AWS always sends it (a required
+    member of the CloudFront API model) and the suite refuses answers lacking required members. No distribution
+    the demo or a test creates is a staging copy (CopyDistribution is the only way to make one): answer false."""
+
+    def answer(parsed: dict[str, Any], **_: Any) -> None:
+        listing = parsed.get("DistributionList")
+        for summary in (listing or {}).get("Items") or []:
+            if isinstance(summary, dict):
+                summary.setdefault("Staging", False)
+
+    ctx.fixups.append(("after-call.cloudfront.ListDistributions", answer))
+
+
 def _broker_settings(ctx: SeedContext, settings: dict[str, str]) -> None:
     """The broker settings go to the services that talk to workers: server and drain."""
     for role in ("server", "drain"):
@@ -191,6 +205,7 @@ def _broker_settings(ctx: SeedContext, settings: dict[str, str]) -> None:
 def seed(ctx: SeedContext) -> None:
     vpc, subnets = _network(ctx)
     server = _server(ctx, vpc, subnets)
+    _replay_distribution_summaries(ctx)
     route53 = ctx.client("route53")
     zone_id = route53.create_hosted_zone(Name=ZONE, CallerReference=f"spacelift-{ctx.suffix}")["HostedZone"]["Id"]
     server_target = (f"server-lb-{ctx.suffix}-0123456789.{ctx.primary}.elb.amazonaws.com"
