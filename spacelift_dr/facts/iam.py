@@ -422,6 +422,32 @@ def probe_caller(entry: str, account: str, mfa: bool | None,
     return Caller(arn_account(entry) or account, entry, mfa, external_id)
 
 
+def principal_arns_named(policy: TrustPolicy, accounts: list[str]) -> list[str]:
+    """A concrete principal ARN for each value of a positive ``aws:PrincipalArn`` condition in the policy
+    (``arn:aws:iam::123456789012:role/ci-*`` → ``…:role/ci-any``; a wildcard account stands for each of
+    ``accounts`` it matches), so DR-CON-07 can ask whether the principals such a condition admits get in
+    without MFA. Values that are not IAM ARNs are skipped."""
+    found: list[str] = []
+    for statement in policy.statements:
+        for operator, block in statement.condition.items():
+            base = str(operator).lower().removesuffix("ifexists")
+            if base not in _PRINCIPAL_ARN_OPS or "not" in base or not isinstance(block, dict):
+                continue
+            for key, values in block.items():
+                if str(key).lower() != "aws:principalarn":
+                    continue
+                for value in _as_list(values):
+                    parts = str(value).split(":", 5)
+                    if len(parts) != 6:
+                        continue
+                    resource = parts[5].replace("*", "any").replace("?", "x")
+                    for candidate in [a for a in accounts if _glob(parts[4], a)]:
+                        concrete = ":".join([*parts[:4], candidate, resource])
+                        if _ARN.match(concrete) and concrete not in found:
+                            found.append(concrete)
+    return found
+
+
 @dataclass(frozen=True)
 class MfaRequirement:
     """Whether every human principal the trust policy lets in must present MFA."""
@@ -441,11 +467,21 @@ def mfa_requirement(policy: TrustPolicy, account: str) -> MfaRequirement:
     """
     without: dict[str, str] = {}
     with_mfa: list[str] = []
-    for entry in policy.human_principals():
+    entries = policy.human_principals()
+    accounts = sorted({account} | {a for e in entries
+                                   if (a := e if _ACCOUNT.match(e) else arn_account(e)) is not None})
+    named = principal_arns_named(policy, accounts)
+    for entry in entries:
         for mfa in (False, None):
-            # "Does anyone get in without MFA": a condition it cannot evaluate may let them in.
-            decision = policy.evaluate(probe_caller(entry, account, mfa, ANY_EXTERNAL_ID), unknown_admits=True)
-            if decision.allowed:
+            # "Does anyone get in without MFA": a condition it cannot evaluate may let them in. Besides the
+            # entry's own probe, every principal an aws:PrincipalArn condition names and the entry covers
+            # (a role/ci-* under a trusted account root) is asked too: such an Allow admits exactly those.
+            probes = [probe_caller(entry, account, mfa, ANY_EXTERNAL_ID)]
+            probes += [caller for arn in named
+                       if (caller := Caller(arn_account(arn) or account, arn, mfa, ANY_EXTERNAL_ID)).matches(entry)]
+            decision = next((d for d in (policy.evaluate(c, unknown_admits=True) for c in probes) if d.allowed),
+                            None)
+            if decision is not None:
                 key = "false" if mfa is False else "absent"
                 without[entry] = f"aws:MultiFactorAuthPresent {key}: {decision.reason}"
                 break
