@@ -329,18 +329,21 @@ def test_unencrypted_database_is_not_applicable(moto: DemoServer, tmp_path: Path
     outcome = run_checks(seed(moto.url, ["db-unencrypted"]), tmp_path, "--dr-requirement", "DR-KMS-06")
     result = outcome.result("DR-KMS-06", CLUSTER)
     assert result["status"] == "N/A"
-    assert f"{CLUSTER} has no KMS key on its storage" in result["message"]
+    # Issue 15: KMS-06 follows the keys of the database's copies in the backup region (the locator's copies).
+    assert "copies in the backup region are not encrypted with a KMS key" in result["message"]
 
 
 @pytest.mark.parametrize(("identifier", "hooks", "message"), [
-    # The database is found as DB-01 … 05 find it: among the region's clusters, then its instances.
+    # The database is found as DB-01 … 05 find it (issue 15's locator): among the region's clusters, then its
+    # instances. Until it is found the result is about the configured "database"; the message names both.
     (CLUSTER, denied("DescribeDBClusters", "rds"), "rds:DescribeDBClusters denied on DB clusters in eu-west-1"),
-    ("spacelift-missing", [], "no DB cluster or instance spacelift-missing in eu-west-1"),
+    ("spacelift-missing", [], "rds:DescribeDBClusters failed on spacelift-missing: database.cluster_identifier "
+                              "spacelift-missing names no DB cluster or instance in eu-west-1"),
 ])
 def test_database_that_cannot_be_read_is_an_error(identifier: str, hooks: list[Any], message: str,
                                                   moto: DemoServer, tmp_path: Path) -> None:
     outcome = run_checks(seed(moto.url), tmp_path, "--dr-requirement", "DR-KMS-06", hooks=hooks,
                          overrides={"database": {"cluster_identifier": identifier}})
-    result = outcome.result("DR-KMS-06", identifier)
+    result = outcome.result("DR-KMS-06", "database")
     assert result["status"] == "ERROR"
     assert message in result["message"]

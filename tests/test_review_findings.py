@@ -29,10 +29,23 @@ def test_kms_06_follows_a_stand_alone_instance_named_by_cluster_identifier(moto:
                            DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="spacelift",
                            MasterUserPassword="not-a-secret-1",
                            StorageEncrypted=True, KmsKeyId=demo.context.facts["kms"]["encryption"]["arn"])
-    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06,DR-DB-05",
-                         overrides={"database": {"cluster_identifier": "spacelift-standalone"}})
+    overrides = {"database": {"cluster_identifier": "spacelift-standalone"}}
+    # Issue 15: KMS-06 follows the keys of the database's copies in the backup region. Without one the
+    # instance is still found (never an ERROR), and KMS-06 says why it has no key to follow.
+    found = run_checks(demo, tmp_path / "no-copy", "--dr-requirement", "DR-KMS-06", overrides=overrides)
+    no_copy = found.result("DR-KMS-06", "spacelift-standalone")
+    assert no_copy["status"] == "N/A", no_copy["message"]
+    assert "no copy of DB instance spacelift-standalone in the backup region" in no_copy["message"]
+    ctx = demo.context
+    snapshot = rds.create_db_snapshot(DBInstanceIdentifier="spacelift-standalone",
+                                      DBSnapshotIdentifier="nightly")["DBSnapshot"]
+    ctx.client("rds", ctx.backup).copy_db_snapshot(
+        SourceDBSnapshotIdentifier=snapshot["DBSnapshotArn"], TargetDBSnapshotIdentifier="nightly-dr",
+        KmsKeyId=ctx.facts["kms"]["master"]["replica_arn"])
+    outcome = run_checks(demo, tmp_path, "--dr-requirement", "DR-KMS-06,DR-DB-05", overrides=overrides)
     kms = outcome.result("DR-KMS-06", "spacelift-standalone")
     assert kms["status"] == "PASS", kms["message"]
+    assert "nightly-dr" in kms["message"]
     assert outcome.status("DR-DB-05") == "PASS"
 
 
