@@ -49,8 +49,24 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     started = document.get("started_at")
     if started is not None and not isinstance(started, str):
         raise ConfigError(source, "started_at", "a timestamp string (a dr-results.json)")
-    return {"results": [{"id": r["id"], "status": r["status"]} for r in results],
+    # The recovery points it measured (DR-DB-09, DR-OBJ-07) are the report's "previous" figures: only numbers kept.
+    return {"results": [{"id": r["id"], "status": r["status"], **_recovery_point_of(r)} for r in results],
+            "recovery_points": [{k: row.get(k) for k in ("component", "requirement", "resource")}
+                                | {"measured_seconds": float(row["measured_seconds"])}
+                                for row in document.get("recovery_points") or [] if isinstance(row, dict)
+                                and isinstance(row.get("measured_seconds"), int | float)
+                                and not isinstance(row.get("measured_seconds"), bool)]
+            if isinstance(document.get("recovery_points"), list) else [],
             "started_at": started, "installation": {"name": (installation or {}).get("name")}}
+
+
+def _recovery_point_of(result: dict[str, Any]) -> dict[str, Any]:
+    evidence = result.get("evidence")
+    point = evidence.get("recovery_point") if isinstance(evidence, dict) else None
+    measured = point.get("measured_seconds") if isinstance(point, dict) else None
+    if isinstance(measured, int | float) and not isinstance(measured, bool):
+        return {"evidence": {"recovery_point": {"measured_seconds": float(measured)}}}
+    return {}
 
 
 def foreign_baseline(baseline: dict[str, Any], source: str, name: str, account: str | None) -> ConfigError | None:
