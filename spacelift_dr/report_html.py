@@ -215,9 +215,13 @@ class SettingOrigins:
         installation = run.discovered()
         if installation is None:
             return
-        for name in installation.setting_names():
+        # Discovery failed: only the settings declared in the config have an origin to show (reading
+        # the unread services would raise their discovery error in the middle of the report).
+        unread = installation.discovery_error is not None
+        services = {} if unread else installation.services
+        for name in (set(installation.explicit_settings) if unread else installation.setting_names()):
             rows = []
-            for role, service in installation.services.items():
+            for role, service in services.items():
                 setting = installation.setting(name, role)
                 if setting is None:
                     continue
