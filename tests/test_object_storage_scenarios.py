@@ -63,7 +63,13 @@ def test_mutation_fails_exactly_what_it_breaks(mutation: str, dr_ready: Outcome,
     expected = {f"{req}:{resource}": "FAIL" for req, resource in BREAKS[mutation]}
     # Without the scheduler service there are no scheduler roles to compare: DR-SVC-05 says so (N/A).
     also = {"DR-SVC-05:spacelift-ab12c/scheduler": "N/A"} if mutation == "no-scheduler-service" else {}
+    # Without a copy in the backup region there is no copy whose key DR-KMS-06 follows: N/A, naming DR-OBJ-03
+    # (which FAILs), as the database's copies without a key are (REQUIREMENTS: N/A when no KMS keys on the copies).
+    if {(r, STATES) for r in NO_COPY} <= BREAKS[mutation]:
+        also[f"DR-KMS-06:{STATES}"] = "N/A"
     assert changed == {**expected, **also}
+    if f"DR-KMS-06:{STATES}" in also:
+        assert "see DR-OBJ-03" in broken.result("DR-KMS-06", STATES)["message"]
     assert broken.exit_code == 1
     for key in expected:
         result = next(r for r in broken.results if r["id"] == key)
