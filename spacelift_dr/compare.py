@@ -57,7 +57,8 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
                                 and isinstance(row.get("measured_seconds"), int | float)
                                 and not isinstance(row.get("measured_seconds"), bool)]
             if isinstance(document.get("recovery_points"), list) else [],
-            "started_at": started, "installation": {"name": (installation or {}).get("name")}}
+            "started_at": started, "installation": {key: (installation or {}).get(key) for key in ("name", "account")
+                             if isinstance((installation or {}).get(key), str)}}
 
 
 def _recovery_point_of(result: dict[str, Any]) -> dict[str, Any]:

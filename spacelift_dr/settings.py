@@ -38,6 +38,7 @@ SQS_QUEUES = ("ASYNC", "ASYNC_FIFO", "CRONJOBS", "EVENTS_INBOX", "WEBHOOKS", "DL
 
 # Settings of a Spacelift installation that no check reads (accepted, never needed).
 OTHER_SETTINGS = frozenset({
+    "DATABASE_READ_ONLY_URL",  # the legacy installer's read-only DSN (a secret reference: DR-SVC-04)
     "ADMIN_USERNAME", "ADMIN_PASSWORD", "LICENSE_TOKEN", "LICENSE_TYPE", "OBSERVABILITY_VENDOR", "ENVIRONMENT",
     "WEBHOOKS_ENDPOINT", "AWS_ACCOUNT_ID", "AWS_DEFAULT_REGION", "AWS_PARTITION", "OBJECT_STORAGE_BUCKET_UPLOADS_URL",
 })

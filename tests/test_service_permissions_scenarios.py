@@ -114,7 +114,7 @@ def test_task_definitions_without_roles_are_not_applicable(moto: DemoServer, tmp
     for service in SERVICES:
         result = outcome.result("DR-SVC-05", service)
         assert result["status"] == "N/A"
-        assert "names no taskRoleArn or executionRoleArn" in result["message"]
+        assert "names no IAM role (ECS taskRoleArn or executionRoleArn" in result["message"]
     assert "iam:SimulatePrincipalPolicy" not in outcome.document["api_calls"]["by_action"]
 
 
