@@ -123,8 +123,9 @@ DEMO_READS = [
     ("iot", "DescribeEndpoint"), ("iot", "ListAttachedPolicies"), ("s3", "GetBucketLifecycleConfiguration"),
     ("ssm", "DescribeParameters"), ("iam", "SimulatePrincipalPolicy"),
 ]
-# The demo answers these itself before anything is sent (moto cannot): no answer on the wire to spoil.
-# (moto has no SimulatePrincipalPolicy, and keeps no lifecycle expirations, so the demo answers those reads.)
+# No 200 answer of these reaches the wire for the proxy to spoil: the demo answers SimulatePrincipalPolicy
+# before sending (moto has none), and moto answers the lifecycle read with an error that the demo replaces
+# with the configuration it seeded (moto keeps no lifecycle expirations).
 ANSWERED_BY_DEMO = {("iam", "SimulatePrincipalPolicy"), ("s3", "GetBucketLifecycleConfiguration")}
 KINDS = ("truncate", "empty", "cut")
 FAULTS = [(svc, op, KINDS[i % len(KINDS)]) for i, (svc, op) in enumerate(DEMO_READS)
