@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The suite under a probe: what it imported, and which botocore service descriptions it read from disk.
 PROBE = """
-import json, sys
+import gc, json, sys
 out, watch, args = sys.argv[1], sys.argv[2] == "models", sys.argv[3:]
 files = []
 if watch:
@@ -39,7 +39,8 @@ if watch:
 import pytest
 code = pytest.main(args)
 with open(out, "w") as handle:
-    json.dump({"exit": int(code), "modules": sorted(sys.modules), "files": files}, handle)
+    json.dump({"exit": int(code), "modules": sorted(sys.modules), "files": files, "frozen": gc.get_freeze_count()},
+              handle)
 """
 
 # Never in a compliance run: development tools, the demo's moto, and libraries of checks that were not
@@ -94,6 +95,8 @@ def test_an_encryption_run_reads_each_service_description_once_and_only_for_serv
                        watch_models=True)
     assert found["exit"] in (0, 1)  # verdicts, not a broken suite
     assert _loaded(found["modules"], NEVER + UNSELECTED) == []
+    # The run's objects were moved out of the cyclic collector's sight before the end-of-run collections.
+    assert found["frozen"] > 0
 
     document = json.loads((reports / "dr-results.json").read_text(encoding="utf-8"))
     assert {r["requirement"].split("-")[1] for r in document["results"]} <= {"KMS", "RSA"}
@@ -105,3 +108,43 @@ def test_an_encryption_run_reads_each_service_description_once_and_only_for_serv
     assert sorted(descriptions) == sorted(set(descriptions)), "a service description was read twice"
     assert set(descriptions) == called
     assert document["api_calls"]["total"] == document["api_calls"]["distinct"]
+
+
+def test_a_run_inside_another_pytest_session_leaves_its_garbage_collection_alone(moto: DemoServer,
+                                                                                 tmp_path: Path) -> None:
+    import gc
+
+    from tests.scenario import run_checks
+
+    before = gc.get_freeze_count()
+    demo = seed(moto.url)
+    for attempt in ("first", "second"):  # the first run's end must not make the second one think it is alone
+        outcome = run_checks(demo, tmp_path / attempt, "-m", "encryption")
+        assert outcome.document["results"]
+    assert gc.get_freeze_count() <= before  # nothing frozen (frozen objects that die leave the count)
+
+
+def test_a_verdict_is_reported_without_formatting_a_traceback(moto: DemoServer, tmp_path: Path,
+                                                              monkeypatch: Any) -> None:
+    """pytest's traceback formatting parses the source of every frame; a FAIL, ERROR or N/A needs only its
+    message (a fifth of a demo run's CPU went there). A suite error keeps its traceback."""
+    from _pytest.nodes import Node
+
+    from spacelift_dr.demo import DEMO_GAPS
+    from tests.scenario import denied, run_checks
+
+    formatted: list[str] = []
+    original = Node._repr_failure_py
+
+    def counting(self: Node, excinfo: Any, style: Any = None) -> Any:
+        formatted.append(type(excinfo.value).__name__)
+        return original(self, excinfo, style)
+
+    monkeypatch.setattr(Node, "_repr_failure_py", counting)
+    outcome = run_checks(seed(moto.url, DEMO_GAPS), tmp_path, hooks=denied("DescribeKey", "kms"))
+    statuses = {r["status"] for r in outcome.document["results"]}
+    assert {"FAIL", "ERROR"} <= statuses, statuses
+    assert formatted == []
+    failing = [r for r in outcome.document["results"] if r["status"] in ("FAIL", "ERROR")]
+    junit = (outcome.reports / "dr-junit.xml").read_text(encoding="utf-8")
+    assert all(r["message"][:40] in junit or r["message"][:40].replace("'", "&apos;") in junit for r in failing)

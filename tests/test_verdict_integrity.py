@@ -52,10 +52,14 @@ def test_a_run_that_evaluates_nothing_leaves_the_last_report_alone(moto: DemoSer
                                                                    capsys: pytest.CaptureFixture[str],
                                                                    args: tuple[str, ...]) -> None:
     before = _last_report(tmp_path / "reports")
-    outcome = run_checks(seed(moto.url), tmp_path, *args, capsys=capsys)
+    calls: list[str] = []
+    outcome = run_checks(seed(moto.url), tmp_path, *args, capsys=capsys, hooks=_calls(calls))
     _untouched(outcome.reports, before)
     assert "no report written" in outcome.output
     assert outcome.exit_code in (0, 5)
+    # Only what listing the checks needs (who we are, which services run); no check's reads.
+    assert set(calls) <= {"GetCallerIdentity", "ListClusters", "ListServices", "DescribeServices",
+                          "DescribeTaskDefinition"}, calls
 
 
 @pytest.mark.parametrize(("args", "said"), [
