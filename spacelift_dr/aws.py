@@ -18,16 +18,16 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, cast, overload
 from urllib.parse import urlsplit
 
 from .errors import ReadOnlyViolation, Unobservable
 
-# boto3 and botocore are imported where a session or client is made, not here: `pytest --help` and the
+# botocore is imported where a session or client is made, not here: `pytest --help` and the
 # collection of the checks import this module and read no AWS (tests/test_startup.py pins it).
 if TYPE_CHECKING:
-    import boto3
     import botocore.exceptions
+    import botocore.session
 
 T = TypeVar("T")
 
@@ -352,25 +352,89 @@ _SHARED_LOADER: list[Any] = []
 _SHARED_LOADER_LOCK = threading.Lock()
 
 
-def aws_session(profile_name: str | None = None, **credentials: str) -> boto3.Session:
-    """A boto3 session whose API descriptions are shared with every other session of the process: each
+class ClientSource(Protocol):
+    """What makes the run's clients: an :func:`aws_session` (or, in tests, a boto3 session)."""
+
+    def client(self, service_name: str, **kwargs: Any) -> Any: ...
+
+
+class AwsSession:
+    """Clients from one botocore session. boto3 adds nothing to a read (its transfer manager and resource
+    models are for writing and for objects) and would be a fifth of the suite's import time."""
+
+    def __init__(self, core: botocore.session.Session) -> None:
+        self.core = core
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        return self.core.create_client(service_name, **kwargs)
+
+
+def aws_session(profile_name: str | None = None, **credentials: str) -> AwsSession:
+    """A session whose API descriptions are shared with every other session of the process: each
     installation needs credentials of its own, not its own copy of the service models (some 40 MB)."""
-    import boto3
     import botocore.exceptions
     import botocore.session
 
     core = botocore.session.Session()
-    if profile_name is not None and profile_name not in core.available_profiles:
-        raise botocore.exceptions.ProfileNotFound(profile=profile_name)
+    if profile_name is not None:
+        if profile_name not in core.available_profiles:
+            raise botocore.exceptions.ProfileNotFound(profile=profile_name)
+        core.set_config_variable("profile", profile_name)
+    if credentials:
+        core.set_credentials(credentials.get("aws_access_key_id"), credentials.get("aws_secret_access_key"),
+                             credentials.get("aws_session_token"))
     with _SHARED_LOADER_LOCK:
-        if _SHARED_LOADER:
-            core.register_component("data_loader", _SHARED_LOADER[0])
-        else:
-            _SHARED_LOADER.append(core.get_component("data_loader"))
-    session = boto3.Session(botocore_session=core, profile_name=profile_name, **credentials)
-    paths = session._loader.search_paths  # boto3 appends its own data path once per session
-    paths[:] = list(dict.fromkeys(paths))
-    return session
+        if not _SHARED_LOADER:
+            loader = core.get_component("data_loader")  # honours AWS_DATA_PATH
+            loader.file_loader = LeanDescriptions()
+            _SHARED_LOADER.append(loader)
+        core.register_component("data_loader", _SHARED_LOADER[0])
+    return AwsSession(core)
+
+
+def without_documentation(value: Any) -> Any:
+    """A service description with every documentation string emptied (kept as a key: botocore reads some)."""
+    if isinstance(value, dict):
+        return {key: "" if key == "documentation" and isinstance(item, str) else without_documentation(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_documentation(item) for item in value]
+    return value
+
+
+class LeanDescriptions:
+    """botocore's description files, read once without their documentation and kept on disk that way
+    (spacelift_dr.disk_cache): the documentation is nine tenths of the text, and the ordered dicts botocore
+    parses into cost four times plain ones. Same interface as botocore's JSONFileLoader."""
+
+    def __init__(self) -> None:
+        from botocore.loaders import JSONFileLoader
+
+        self._files = JSONFileLoader()
+
+    def exists(self, file_path: str) -> bool:
+        return bool(self._files.exists(file_path))
+
+    def load_file(self, file_path: str) -> Any:
+        import botocore
+
+        from .disk_cache import keep, kept
+
+        for suffix in (".json", ".json.gz"):
+            try:
+                found = os.stat(file_path + suffix)
+            except OSError:
+                continue
+            derived_from = f"botocore {botocore.__version__}\0{file_path}{suffix}\0{found.st_size}\0{found.st_mtime_ns}"
+            data = kept("botocore", derived_from)
+            if data is None:
+                data = self._files.load_file(file_path)
+                if data is None:
+                    return None
+                data = without_documentation(data)
+                keep("botocore", derived_from, data)
+            return data
+        return None
 
 # At most this many requests in flight per service and run: botocore's connection pool per client is
 # 10, and AWS throttles per service, so a wide prefetch queues here rather than in retries.
@@ -382,7 +446,7 @@ class AwsAccess:
 
     def __init__(
         self,
-        session: boto3.Session | None = None,
+        session: ClientSource | None = None,
         *,
         endpoint_url: str | None = None,
         max_attempts: int = 8,

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from spacelift_dr.demo import DemoServer, seed
+from spacelift_dr.disk_cache import CACHE_ENV
 from tests.scenario import Outcome, run_checks
+
+# The tests keep derived data (spacelift_dr.disk_cache) in a cache of their own (the runs they start inherit it), never the user's.
+if CACHE_ENV not in os.environ:
+    os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="spacelift-dr-test-cache-")
+    atexit.register(shutil.rmtree, os.environ[CACHE_ENV], True)
 
 # pytest.ini keeps hypothesis's pytest plugin out of compliance runs; the project's own tests want it (its
 # reporting of falsifying examples, its health checks). Allowed here: this conftest is loaded before pytest
