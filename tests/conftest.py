@@ -16,7 +16,8 @@ from spacelift_dr.demo import DemoServer, seed
 from spacelift_dr.disk_cache import CACHE_ENV
 from tests.scenario import Outcome, run_checks
 
-# The tests keep derived data (spacelift_dr.disk_cache) in a cache of their own (the runs they start inherit it), never the user's.
+# The tests keep derived data (spacelift_dr.disk_cache) in a cache of their own, which the runs they start
+# inherit: never the user's.
 if CACHE_ENV not in os.environ:
     os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="spacelift-dr-test-cache-")
     atexit.register(shutil.rmtree, os.environ[CACHE_ENV], True)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from spacelift_dr.demo.continuity import TERRAFORM_DIR
-from spacelift_dr.facts.terraform import hcl2_loads, scan
 from spacelift_dr.disk_cache import CACHE_ENV
+from spacelift_dr.facts.terraform import hcl2_loads, scan
 
 CODE = 'terraform {\n  backend "s3" {\n    bucket = "acme-tfstate"\n    key = "a/terraform.tfstate"\n  }\n}\n'
 
