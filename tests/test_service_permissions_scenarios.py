@@ -123,10 +123,53 @@ def test_per_resource_results_decide_over_the_summary() -> None:
     results = [{"EvalActionName": "s3:GetObject", "EvalResourceName": "*", "EvalDecision": "allowed",
                 "ResourceSpecificResults": [{"EvalResourceName": arn, "EvalResourceDecision": "explicitDeny"}]},
                {"EvalActionName": "S3:PutObject", "EvalResourceName": arn, "EvalDecision": "allowed"}]
-    assert decisions_from_api(results, DRAIN_ROLE, arn, ("s3:GetObject", "s3:PutObject")) == {
-        "s3:GetObject": "explicitDeny", "s3:PutObject": "allowed"}
+    assert decisions_from_api(results, DRAIN_ROLE, (arn,), ("s3:GetObject", "s3:PutObject")) == {
+        arn: {"s3:GetObject": "explicitDeny", "s3:PutObject": "allowed"}}
     with pytest.raises(Unobservable, match="the answer has no decision for s3:DeleteObject"):
-        decisions_from_api(results, DRAIN_ROLE, arn, ("s3:DeleteObject",))
+        decisions_from_api(results, DRAIN_ROLE, (arn,), ("s3:DeleteObject",))
+
+
+PRIMARY_BUCKET, BACKUP_BUCKET = "arn:aws:s3:::spacelift-states-ab12c/*", "arn:aws:s3:::spacelift-states-ab12c-dr/*"
+BOTH = (PRIMARY_BUCKET, BACKUP_BUCKET)
+
+
+def test_one_result_per_action_with_each_resources_decision() -> None:
+    """IAM's current answer: one result per action, the most restrictive decision on top."""
+    results = [{"EvalActionName": action, "EvalDecision": "implicitDeny", "ResourceSpecificResults": [
+        {"EvalResourceName": PRIMARY_BUCKET, "EvalResourceDecision": "allowed"},
+        {"EvalResourceName": BACKUP_BUCKET, "EvalResourceDecision": "implicitDeny"}]}
+        for action in ("s3:GetObject", "s3:PutObject")]
+    assert decisions_from_api(results, DRAIN_ROLE, BOTH, ("s3:GetObject", "s3:PutObject")) == {
+        PRIMARY_BUCKET: {"s3:GetObject": "allowed", "s3:PutObject": "allowed"},
+        BACKUP_BUCKET: {"s3:GetObject": "implicitDeny", "s3:PutObject": "implicitDeny"}}
+
+
+def test_an_aggregate_allow_speaks_for_every_resource() -> None:
+    """IAM's earlier answer: one result per action and resource, each with the same aggregate decision
+    and no per-resource results. An allow over all resources allows each."""
+    results = [{"EvalActionName": "s3:GetObject", "EvalResourceName": arn, "EvalDecision": "allowed"} for arn in BOTH]
+    assert decisions_from_api(results, DRAIN_ROLE, BOTH, ("s3:GetObject",)) == {
+        PRIMARY_BUCKET: {"s3:GetObject": "allowed"}, BACKUP_BUCKET: {"s3:GetObject": "allowed"}}
+
+
+def test_an_aggregate_deny_over_several_resources_is_not_understood() -> None:
+    """Which resource was denied, the aggregate does not say: neither PASS nor FAIL can rest on it."""
+    results = [{"EvalActionName": "s3:GetObject", "EvalResourceName": arn, "EvalDecision": "implicitDeny"}
+               for arn in BOTH]
+    with pytest.raises(Unobservable, match="the answer has no decision for s3:GetObject on this resource"):
+        decisions_from_api(results, DRAIN_ROLE, BOTH, ("s3:GetObject",))
+
+
+def test_one_simulation_per_role_and_set_of_actions(dr_ready: Outcome) -> None:
+    """IAM throttles simulations: the roles' resources are simulated together, per set of actions."""
+    simulations = dr_ready.document["api_calls"]["by_action"]["iam:SimulatePrincipalPolicy"]
+    probed = 0
+    for service in SERVICES:
+        evidence = dr_ready.result("DR-SVC-05", f"spacelift-ab12c/{service}")["evidence"]
+        probed += len(evidence["roles"]) * 2 * len(evidence["resources"])  # each resource in both regions
+    action_sets = {tuple(r["actions"]) for s in SERVICES
+                   for r in dr_ready.result("DR-SVC-05", f"spacelift-ab12c/{s}")["evidence"]["resources"]}
+    assert simulations <= len(SERVICES) * 2 * len(action_sets) < probed
 
 
 def test_backup_region_twins_keep_every_other_part_of_the_arn() -> None:

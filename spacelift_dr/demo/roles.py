@@ -119,15 +119,26 @@ class _Raw:
 
 
 def simulation_response(statements: list[dict[str, Any]], actions: list[str], resources: list[str]) -> bytes:
-    """SimulatePrincipalPolicy's answer as IAM sends it (query protocol XML)."""
-    members = "".join(
-        f"<member><EvalActionName>{escape(a)}</EvalActionName><EvalResourceName>{escape(r)}</EvalResourceName>"
-        f"<EvalDecision>{'allowed' if _allowed(statements, a, r) else 'implicitDeny'}</EvalDecision>"
-        f"<MatchedStatements/><MissingContextValues/></member>"
-        for a in actions for r in resources)
+    """SimulatePrincipalPolicy's answer as IAM sends it (query protocol XML): one result per action, its
+    decision the most restrictive over the resources, each resource's own in ResourceSpecificResults."""
+
+    def decision(action: str, resource: str) -> str:
+        return "allowed" if _allowed(statements, action, resource) else "implicitDeny"
+
+    def member(action: str) -> str:
+        decisions = [decision(action, r) for r in resources]
+        overall = "allowed" if all(d == "allowed" for d in decisions) else "implicitDeny"
+        specific = "".join(f"<member><EvalResourceName>{escape(r)}</EvalResourceName>"
+                           f"<EvalResourceDecision>{d}</EvalResourceDecision><MatchedStatements/>"
+                           f"<MissingContextValues/></member>" for r, d in zip(resources, decisions, strict=True))
+        return (f"<member><EvalActionName>{escape(action)}</EvalActionName><EvalDecision>{overall}</EvalDecision>"
+                f"<MatchedStatements/><MissingContextValues/>"
+                f"<ResourceSpecificResults>{specific}</ResourceSpecificResults></member>")
+
     return (f'<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
             f"<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated>"
-            f"<EvaluationResults>{members}</EvaluationResults></SimulatePrincipalPolicyResult>"
+            f"<EvaluationResults>{''.join(member(a) for a in actions)}</EvaluationResults>"
+            f"</SimulatePrincipalPolicyResult>"
             f"<ResponseMetadata><RequestId>demo-simulation</RequestId></ResponseMetadata>"
             f"</SimulatePrincipalPolicyResponse>").encode()
 

@@ -2,8 +2,8 @@
 
 The official IAM module grants KMS, S3 and ``iot:Publish`` on the primary region's ARNs only; replacement
 services started in the backup region then meet AccessDenied. IAM itself decides: ``SimulatePrincipalPolicy``
-is asked, per role and resource, for the same actions on the primary ARN and on its backup-region twin (the
-key replica, the replica bucket, the secret replica, the parameter and topic of the same name there).
+is asked, per role and set of actions, for those actions on the primary ARNs and on their backup-region twins
+(the key replica, the replica bucket, the secret replica, the parameter and topic of the same name there).
 Only what the role is allowed in the primary is required in the backup region.
 """
 
@@ -39,22 +39,37 @@ class Probe:
     backup_arn: str
 
 
-def decisions_from_api(results: list[dict[str, Any]], role: str, resource: str,
-                       actions: tuple[str, ...]) -> dict[str, str]:
-    """Action → ``allowed`` / ``explicitDeny`` / ``implicitDeny`` for ``resource``; an answer that lacks an
-    action's decision is not understood."""
-    found: dict[str, str] = {}
+def decisions_from_api(results: list[dict[str, Any]], role: str, resources: tuple[str, ...],
+                       actions: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Resource → action → ``allowed`` / ``explicitDeny`` / ``implicitDeny``, from one simulation of these
+    actions on these resources.
+
+    IAM answers one result per action whose top-level decision is the most restrictive over all the
+    simulated resources, each resource's own in ``ResourceSpecificResults`` (it used to answer one
+    result per action and resource, each with that same aggregate decision). So a resource's decision is its
+    resource-specific one; failing that, the top-level decision speaks for it only if it is the only resource
+    simulated, or if it allows (then every resource is allowed). Anything else is not understood."""
+    specific: dict[tuple[str, str], str] = {}
+    summary: dict[str, str] = {}
     for result in results:
         action, decision = result.get("EvalActionName"), result.get("EvalDecision")
-        for specific in result.get("ResourceSpecificResults") or []:
-            if specific.get("EvalResourceName") == resource and specific.get("EvalResourceDecision"):
-                decision = specific["EvalResourceDecision"]
-        if isinstance(action, str) and isinstance(decision, str):
-            found[action.lower()] = decision
-    missing = [a for a in actions if a.lower() not in found]
-    if missing:
-        raise Unobservable(ACTION, f"{role} on {resource}", f"the answer has no decision for {', '.join(missing)}")
-    return {a: found[a.lower()] for a in actions}
+        if not isinstance(action, str):
+            continue
+        for one in result.get("ResourceSpecificResults") or []:
+            name, resource_decision = one.get("EvalResourceName"), one.get("EvalResourceDecision")
+            if isinstance(name, str) and isinstance(resource_decision, str):
+                specific[name, action.lower()] = resource_decision
+        if isinstance(decision, str) and (len(resources) == 1 or decision == ALLOWED):
+            summary.setdefault(action.lower(), decision)
+    decided: dict[str, dict[str, str]] = {}
+    for resource in resources:
+        found = {a: specific.get((resource, a.lower())) or summary.get(a.lower()) for a in actions}
+        missing = [a for a, decision in found.items() if decision is None]
+        if missing:
+            raise Unobservable(ACTION, f"{role} on {resource}",
+                               f"the answer has no decision for {', '.join(missing)} on this resource")
+        decided[resource] = {a: str(decision) for a, decision in found.items()}
+    return decided
 
 
 @dataclass(frozen=True)
@@ -85,17 +100,15 @@ class PermissionFacts:
         self._aws = aws
         self._region = region
 
-    def decisions(self, role: str, actions: tuple[str, ...], resource: str) -> dict[str, str]:
+    def decisions(self, role: str, actions: tuple[str, ...], resources: tuple[str, ...]) -> dict[str, dict[str, str]]:
+        """One simulation of these actions on all these resources (IAM throttles simulations: one call per
+        role and set of actions, not per resource)."""
+        about = resources[0] if len(resources) == 1 else f"{len(resources)} resources ({', '.join(resources)})"
         results = self._aws.paginate("iam", self._region, "SimulatePrincipalPolicy", "EvaluationResults",
-                                     resource=f"{role} on {resource}", PolicySourceArn=role,
-                                     ActionNames=list(actions), ResourceArns=[resource])
+                                     resource=f"{role} on {about}", PolicySourceArn=role,
+                                     ActionNames=list(actions), ResourceArns=list(resources))
         assert results is not None
-        return decisions_from_api(results, role, resource, actions)
-
-    def compare(self, role: str, probe: Probe) -> list[Comparison]:
-        primary = self.decisions(role, probe.actions, probe.primary_arn)
-        backup = self.decisions(role, probe.actions, probe.backup_arn)
-        return [Comparison(role, probe, action, primary[action], backup[action]) for action in probe.actions]
+        return decisions_from_api(results, role, resources, actions)
 
 
 # What the services do with each kind of resource (the official IAM module's grants, reduced to what DR needs).
@@ -119,8 +132,21 @@ class ServicePermissions:
     not_compared: dict[str, str]
     facts: PermissionFacts
 
+    def simulations(self) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        """(role, actions, resources): one simulation per role and set of actions, over every resource those
+        actions are probed on, in the primary and the backup region."""
+        resources_of: dict[tuple[str, ...], list[str]] = {}
+        for probe in self.probes:
+            arns = resources_of.setdefault(probe.actions, [])
+            arns += [arn for arn in (probe.primary_arn, probe.backup_arn) if arn not in arns]
+        return [(role, actions, tuple(arns)) for role in self.roles for actions, arns in resources_of.items()]
+
     def comparisons(self) -> list[Comparison]:
-        return [c for role in self.roles for probe in self.probes for c in self.facts.compare(role, probe)]
+        decided = {(role, actions): self.facts.decisions(role, actions, resources)
+                   for role, actions, resources in self.simulations()}
+        return [Comparison(role, probe, action, decided[role, probe.actions][probe.primary_arn][action],
+                           decided[role, probe.actions][probe.backup_arn][action])
+                for role in self.roles for probe in self.probes for action in probe.actions]
 
     def summary(self) -> dict[str, Any]:
         return {"roles": list(self.roles),
