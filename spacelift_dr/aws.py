@@ -383,13 +383,23 @@ def aws_session(profile_name: str | None = None, **credentials: str) -> AwsSessi
     if credentials:
         core.set_credentials(credentials.get("aws_access_key_id"), credentials.get("aws_secret_access_key"),
                              credentials.get("aws_session_token"))
+    core.register_component("data_loader", data_loader(core))
+    return AwsSession(core)
+
+
+def data_loader(core: botocore.session.Session | None = None) -> Any:
+    """The process's one loader of botocore's data (service descriptions, endpoints), lean (see
+    LeanDescriptions) and shared by every session: each installation needs credentials of its own, not its
+    own copy of the service models."""
+    import botocore.session
+
     with _SHARED_LOADER_LOCK:
         if not _SHARED_LOADER:
-            loader = core.get_component("data_loader")  # honours AWS_DATA_PATH
+            # As botocore makes it (AWS_DATA_PATH and data_path honoured), reading through LeanDescriptions.
+            loader = (core or botocore.session.Session()).get_component("data_loader")
             loader.file_loader = LeanDescriptions()
             _SHARED_LOADER.append(loader)
-        core.register_component("data_loader", _SHARED_LOADER[0])
-    return AwsSession(core)
+        return _SHARED_LOADER[0]
 
 
 def without_documentation(value: Any) -> Any:

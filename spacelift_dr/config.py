@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import botocore
-import botocore.loaders
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 from pydantic.functional_validators import AfterValidator
@@ -35,7 +34,9 @@ DEFAULT_CRITICAL_BUCKETS = ("modules", "policy_inputs", "run_logs", "states")
 @functools.cache
 def known_regions() -> dict[str, str]:
     """Every region of botocore's endpoint data → its partition (aws, aws-cn, aws-us-gov, …)."""
-    data = botocore.loaders.create_loader().load_data("endpoints")
+    from .aws import data_loader  # the run's own loader: endpoints.json is read once per run
+
+    data = data_loader().load_data("endpoints")
     return {region: partition["partition"] for partition in data["partitions"] for region in partition["regions"]}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .aws import CallRecord, record_setting, replay
@@ -106,6 +107,10 @@ class Service:
         return self.workload.label if self.workload else f"task definition {self.task_definition_arn}"
 
     def settings(self) -> dict[str, Setting]:
+        return self._settings
+
+    @cached_property
+    def _settings(self) -> dict[str, Setting]:
         found: dict[str, Setting] = {}
         for container in self.containers:
             for name, value in container.environment.items():

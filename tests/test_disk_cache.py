@@ -173,3 +173,41 @@ def test_without_a_cache_the_descriptions_are_still_lean(monkeypatch: pytest.Mon
     _fresh_loader(monkeypatch)
     iam = aws_session(aws_access_key_id="a", aws_secret_access_key="b").client("iam", region_name="eu-west-1")
     assert iam.meta.service_model.operation_model("GetRole").documentation == ""
+
+
+# -- the catalogue's texts, rendered ------------------------------------------------------------------
+
+
+def test_the_catalogue_renders_the_same_from_the_cache(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spacelift_dr import report_html
+    from spacelift_dr.catalogue import catalogue
+
+    title = catalogue()["DR-OBJ-03"].title
+    report_html._rendered_catalogue.cache_clear()
+    fresh = report_html._rendered_catalogue()
+    assert fresh[title] == report_html._render(title)
+    (entry,) = sorted((cache / "markdown").glob("*.json"))
+
+    rendered: list[str] = []
+    monkeypatch.setattr(report_html, "_render", lambda value: rendered.append(value) or "")
+    report_html._rendered_catalogue.cache_clear()
+    assert report_html._rendered_catalogue() == fresh
+    assert rendered == []  # markdown-it was not needed
+
+    entry.write_text('{"only": "one text"}', encoding="utf-8")  # an entry missing texts is a miss
+    report_html._rendered_catalogue.cache_clear()
+    report_html._rendered_catalogue()
+    assert title in rendered
+    report_html._rendered_catalogue.cache_clear()
+
+
+def test_region_names_are_checked_against_the_runs_own_endpoint_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config's region check and the clients read botocore's endpoints.json once, through one loader."""
+    from spacelift_dr import aws, config
+
+    _fresh_loader(monkeypatch)
+    config.known_regions.cache_clear()
+    assert config.known_regions()["eu-central-1"] == "aws"
+    shared = aws.data_loader()
+    assert aws.aws_session(aws_access_key_id="a", aws_secret_access_key="b").core.get_component("data_loader") is shared
+    config.known_regions.cache_clear()
