@@ -8,10 +8,12 @@ partial DR set-up, so that it shows PASS, FAIL and N/A.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -136,12 +138,37 @@ def seed(endpoint_url: str, mutations: Iterable[str] = (), variant: str = "built
     return Demo(endpoint_url=endpoint_url, context=ctx)
 
 
+class _KeyPairWhenUsed:
+    """moto's private key of a KMS key, generated when first used: moto makes an RSA-2048 pair for every key,
+    symmetric ones included, where only signing keys ever use it (a third of the time the demo took to seed)."""
+
+    def __init__(self, make: Callable[[str], Any], key_spec: str) -> None:
+        self._make, self._key_spec = make, key_spec
+        self._pair: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._pair is None:
+                self._pair = self._make(self._key_spec)
+        return getattr(self._pair, name)
+
+
+def _generate_kms_key_pairs_when_used() -> None:
+    import moto.kms.models
+
+    make = moto.kms.models.generate_private_key
+    if not isinstance(make, functools.partial):
+        moto.kms.models.generate_private_key = cast(Any, functools.partial(_KeyPairWhenUsed, make))
+
+
 class DemoServer:
     """A moto server on loopback (port chosen by the OS), for the demo and for the tests."""
 
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        _generate_kms_key_pairs_when_used()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.url = ""

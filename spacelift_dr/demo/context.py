@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,13 @@ PRIMARY = "eu-west-1"
 BACKUP = "eu-central-1"
 SUFFIX = "ab12c"
 CLUSTER = f"spacelift-{SUFFIX}"
+
+
+@functools.lru_cache(maxsize=256)
+def _seeding_client(service: str, region: str, endpoint_url: str, credentials: tuple[tuple[str, str], ...]) -> Any:
+    """A seeding client, made once per process for each server, region and account (the tests seed the
+    demo some 400 times; the seeders register no handler on their clients)."""
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, **dict(credentials))
 
 
 @dataclass
@@ -46,8 +54,8 @@ class SeedContext:
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.primary)
         if key not in self._clients:
-            self._clients[key] = boto3.client(
-                service, region_name=key[1], endpoint_url=self.endpoint_url, **self.credentials)
+            self._clients[key] = _seeding_client(service, key[1], self.endpoint_url,
+                                                 tuple(sorted(self.credentials.items())))
         return self._clients[key]
 
     def replay(self, service: str, operation: str, fix: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
