@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "SPACELIFT_DR_CACHE_DIR"
+_UNWRITABLE: set[Path] = set()  # cache folders this process could not create
 
 
 def cache_dir() -> Path | None:
@@ -61,13 +62,17 @@ def keep(kind: str, derived_from: str, data: Any) -> None:
     """Keep data made from this input (atomically: a reader sees the whole entry or none). Data that JSON
     cannot carry exactly is not kept."""
     entry = _entry(kind, derived_from)
-    if entry is None:
+    if entry is None or entry.parent in _UNWRITABLE:
+        return
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        _UNWRITABLE.add(entry.parent)  # a read-only home: not tried again for every file of the run
         return
     try:
         encoded = json.dumps(data, ensure_ascii=False)
         if json.loads(encoded) != data:
             return
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handle, partial = tempfile.mkstemp(dir=entry.parent, prefix=".", suffix=".partial")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(encoded)

@@ -94,6 +94,9 @@ def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch:
     monkeypatch.setenv(CACHE_ENV, str(blocked / "cache"))
     assert hcl2_loads(CODE) == hcl2_loads(CODE)
     assert len(parses) == 2
+    from spacelift_dr import disk_cache
+
+    assert blocked / "cache" / "terraform" in disk_cache._UNWRITABLE  # not tried again for every file
 
 
 def test_without_a_setting_it_lives_in_the_users_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
