@@ -428,22 +428,19 @@ class LeanDescriptions:
     def load_file(self, file_path: str) -> Any:
         import botocore
 
-        from .disk_cache import keep, kept
+        from .disk_cache import derived
+
+        def lean() -> Any:
+            data = self._files.load_file(file_path)
+            return None if data is None else without_documentation(data)
 
         for suffix in (".json", ".json.gz"):
             try:
                 found = os.stat(file_path + suffix)
             except OSError:
                 continue
-            derived_from = f"botocore {botocore.__version__}\0{file_path}{suffix}\0{found.st_size}\0{found.st_mtime_ns}"
-            data = kept("botocore", derived_from)
-            if data is None:
-                data = self._files.load_file(file_path)
-                if data is None:
-                    return None
-                data = without_documentation(data)
-                keep("botocore", derived_from, data)
-            return data
+            return derived("botocore", f"botocore {botocore.__version__}\0{file_path}{suffix}\0{found.st_size}"
+                                       f"\0{found.st_mtime_ns}", lean)
         return None
 
 # At most this many requests in flight per service and run: botocore's connection pool per client is

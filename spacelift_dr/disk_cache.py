@@ -23,6 +23,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +81,26 @@ def keep(kind: str, derived_from: str, data: Any) -> None:
         os.replace(partial, entry)
     except (OSError, ValueError, TypeError, RecursionError):
         return
+
+
+def derived(kind: str, derived_from: str, make: Callable[[], Any],
+            usable: Callable[[Any], bool] = lambda data: data is not None) -> Any:
+    """The data made from this input: kept, when a usable entry is there; else made, and kept (unless None)."""
+    found = kept(kind, derived_from)
+    if found is not None and usable(found):
+        return found
+    made = make()
+    if made is not None:
+        keep(kind, derived_from, made)
+    return made
+
+
+@cache
+def library_version(distribution: str) -> str:
+    """An installed distribution's version, part of what its derived data is named by."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"

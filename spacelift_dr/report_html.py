@@ -70,24 +70,16 @@ def _render(value: str) -> str:
 def _rendered_catalogue() -> dict[str, str]:
     """Every text of the catalogue rendered, kept between runs by markdown-it's version and the texts
     (spacelift_dr.disk_cache): importing markdown-it and rendering took some 45 ms of every report."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from .catalogue import catalogue
-    from .disk_cache import keep, kept
+    from .disk_cache import derived, library_version
 
     texts = sorted({t for r in catalogue().values()
                     for t in (r.title, r.expected, r.rationale, r.remediation, r.not_applicable_when or "—")})
-    try:
-        renderer = version("markdown-it-py")
-    except PackageNotFoundError:
-        renderer = "unknown"
-    derived_from = "\0".join([f"markdown-it-py {renderer}", *texts])
-    found = kept("markdown", derived_from)
-    if isinstance(found, dict) and all(isinstance(found.get(t), str) for t in texts):
-        return {t: found[t] for t in texts}
-    rendered = {t: _render(t) for t in texts}
-    keep("markdown", derived_from, rendered)
-    return rendered
+    rendered: dict[str, str] = derived(
+        "markdown", "\0".join([f"markdown-it-py {library_version('markdown-it-py')}", *texts]),
+        lambda: {t: _render(t) for t in texts},
+        lambda found: isinstance(found, dict) and all(isinstance(found.get(t), str) for t in texts))
+    return {t: rendered[t] for t in texts}
 
 
 @cache

@@ -24,12 +24,11 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ..aws import record_action
-from ..disk_cache import keep, kept
+from ..disk_cache import derived, library_version
 from ..errors import Unobservable
 
 # -- versions and constraints -----------------------------------------------------------------------
@@ -512,25 +511,15 @@ def _heredoc(value: Any) -> str | None:
 def hcl2_loads(text: str) -> dict[str, Any]:
     """python-hcl2's reading of ``text``, kept between runs (spacelift_dr.disk_cache) by the parser's
     version and the exact text."""
-    derived_from = f"python-hcl2 {_parser_version()}\0{text}"
-    data = kept("terraform", derived_from)
-    if isinstance(data, dict):
-        return data
-    import hcl2
 
-    data = dict(hcl2.loads(text))
-    keep("terraform", derived_from, data)
+    def parse() -> dict[str, Any]:
+        import hcl2
+
+        return dict(hcl2.loads(text))
+
+    data: dict[str, Any] = derived("terraform", f"python-hcl2 {library_version('python-hcl2')}\0{text}", parse,
+                                   lambda found: isinstance(found, dict))
     return data
-
-
-@cache
-def _parser_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("python-hcl2")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _read_safely(read: Any, directory: Directory, path: Path) -> None:
